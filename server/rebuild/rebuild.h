@@ -1,0 +1,94 @@
+#ifndef PROTEAN_ADMIN_SERVER_REBUILD_REBUILD_H_
+#define PROTEAN_ADMIN_SERVER_REBUILD_REBUILD_H_
+
+// The rebuild engine (DESIGN.md §1): plan -> guard -> snapshot -> truncate -> replay ->
+// hand-off -> result. No gRPC types here; the service layer adapts these to the contract.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/domain/model.h"
+
+namespace protean_admin::rebuild {
+
+enum class Strategy { kAtomic, kInplace };
+
+enum class Phase { kPlanning, kGuard, kSnapshot, kTruncate, kReplay, kHandOff, kCommit, kDone };
+
+std::string_view PhaseName(Phase phase);
+
+// Protean's RebuildResult (protean-reference.md §5), plus `partial`.
+struct RebuildResult {
+  std::string projection_name;
+  int projectors_processed = 0;
+  int categories_processed = 0;
+  int64_t events_dispatched = 0;
+  int64_t events_skipped = 0;
+  std::vector<std::string> errors;
+  // An in-place rebuild that failed part-way left a partial projection.
+  bool partial = false;
+  int64_t duration_ms = 0;
+
+  bool success() const { return errors.empty(); }
+};
+
+// What the engine reports while it works. Called on the rebuild's thread; must be cheap.
+struct ProgressEvent {
+  enum class Kind { kPhase, kProgress, kWarning };
+  Kind kind = Kind::kProgress;
+  std::string projection;
+  Phase phase = Phase::kPlanning;  // kPhase
+  std::string projector;           // kProgress: projector of the latest event
+  int64_t processed = 0;           // kProgress: events read so far
+  int64_t total = 0;               // kProgress: events up to the head snapshot
+  int64_t skipped = 0;             // kProgress
+  std::string message;             // kWarning
+};
+
+// Set from any thread; the engine checks it between batches and then ends with
+// absl::CancelledError (rolling back under the atomic strategy).
+class CancellationToken {
+ public:
+  void Cancel() { cancelled_.store(true, std::memory_order_relaxed); }
+  bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<bool> cancelled_{false};
+};
+
+struct RebuildOptions {
+  int batch_size = 500;  // must be > 0 (InvalidArgument otherwise, before anything)
+  Strategy strategy = Strategy::kAtomic;
+  // Write subscription positions for projectors that declare `subscriber`.
+  bool hand_off = true;
+  // Called after the projection lock is taken and before truncation; a non-OK status
+  // aborts the rebuild untouched (the event-server guard lives in the service layer).
+  std::function<absl::Status(const domain::Domain&, const domain::Projection&)> guard;
+  std::function<void(const ProgressEvent&)> on_progress;
+  const CancellationToken* cancel = nullptr;
+};
+
+// Rebuilds one projection. Errors (as status): NotFound "Projection 'X' not found",
+// InvalidArgument (batch size), Aborted (already being rebuilt), FailedPrecondition
+// (guard refused, table missing without columns), Unavailable (database unreachable or
+// lost), Cancelled. A projection without projectors is a result with one error, not a
+// status.
+absl::StatusOr<RebuildResult> RebuildProjection(const domain::Domain& domain,
+                                                std::string_view projection_name,
+                                                const RebuildOptions& options);
+
+// Rebuilds every projection in declaration order, each independently: one failing is
+// recorded in its result's errors and does not stop the rest. Only InvalidArgument and
+// Cancelled end the whole run as a status.
+absl::StatusOr<std::vector<RebuildResult>> RebuildAllProjections(const domain::Domain& domain,
+                                                                 const RebuildOptions& options);
+
+}  // namespace protean_admin::rebuild
+
+#endif  // PROTEAN_ADMIN_SERVER_REBUILD_REBUILD_H_

@@ -1,0 +1,1 @@
+// The gRPC service lands with the daemon issue.

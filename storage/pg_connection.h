@@ -1,0 +1,90 @@
+#ifndef PROTEAN_ADMIN_STORAGE_PG_CONNECTION_H_
+#define PROTEAN_ADMIN_STORAGE_PG_CONNECTION_H_
+
+// RAII wrappers over libpq: one connection, one result. Errors are absl::Status values
+// carrying PostgreSQL's message (and SQLSTATE when there is one).
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace protean_admin::storage {
+
+// An owned PGresult. Rows and columns are 0-based.
+class PgResult {
+ public:
+  PgResult() = default;
+  explicit PgResult(PGresult* result) : result_(result) {}
+
+  int rows() const { return result_ ? PQntuples(result_.get()) : 0; }
+  int columns() const { return result_ ? PQnfields(result_.get()) : 0; }
+  bool IsNull(int row, int column) const { return PQgetisnull(result_.get(), row, column); }
+  std::string_view Get(int row, int column) const {
+    return std::string_view(PQgetvalue(result_.get(), row, column),
+                            PQgetlength(result_.get(), row, column));
+  }
+  // Affected rows of an INSERT/UPDATE/DELETE, 0 otherwise.
+  int64_t AffectedRows() const;
+  PGresult* get() const { return result_.get(); }
+
+ private:
+  struct Deleter {
+    void operator()(PGresult* r) const { PQclear(r); }
+  };
+  std::unique_ptr<PGresult, Deleter> result_;
+};
+
+// A text parameter; nullopt binds SQL NULL.
+using PgParam = std::optional<std::string>;
+
+// One libpq connection. Movable, not copyable; closed on destruction.
+class PgConnection {
+ public:
+  // Connects with a libpq URI or key=value string. Unavailable when it cannot connect;
+  // the message names the target (host, port, database), never the password.
+  static absl::StatusOr<PgConnection> Connect(std::string_view conninfo);
+
+  PgConnection(PgConnection&&) noexcept = default;
+  PgConnection& operator=(PgConnection&&) noexcept = default;
+
+  // Runs one or more statements without parameters.
+  absl::StatusOr<PgResult> Exec(std::string_view sql);
+  // Runs one statement with text parameters $1..$n.
+  absl::StatusOr<PgResult> ExecParams(std::string_view sql, const std::vector<PgParam>& params);
+
+  // True while the connection is usable.
+  bool ok() const;
+  // A description for messages: "host:port/dbname".
+  std::string Describe() const;
+  PGconn* get() const { return conn_.get(); }
+
+  // Quotes an identifier ("my table" -> "\"my table\"").
+  std::string QuoteIdentifier(std::string_view identifier) const;
+
+ private:
+  struct Deleter {
+    void operator()(PGconn* c) const { PQfinish(c); }
+  };
+  explicit PgConnection(PGconn* conn) : conn_(conn) {}
+
+  std::unique_ptr<PGconn, Deleter> conn_;
+};
+
+// Turns a failed result (or a lost connection) into a status; OK for success.
+// Connection loss maps to Unavailable, other errors to Internal/InvalidArgument etc. by
+// SQLSTATE class; the message starts with `context`.
+absl::Status ResultStatus(PGconn* conn, const PGresult* result, std::string_view context);
+
+// The SQLSTATE of a failed status produced here, or "" when none.
+std::string SqlState(const absl::Status& status);
+
+}  // namespace protean_admin::storage
+
+#endif  // PROTEAN_ADMIN_STORAGE_PG_CONNECTION_H_

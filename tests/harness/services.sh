@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Starts and stops the services the integration and e2e tests need: a scratch PostgreSQL 15
+# (initdb + pg_ctl as an unprivileged user, a free port, its Unix socket in the scratch
+# directory) and a scratch redis-server. Used as ctest fixtures (tests/CMakeLists.txt).
+#
+#   services.sh start STATE_DIR   writes STATE_DIR/env (KEY=VALUE lines) for the tests
+#   services.sh stop STATE_DIR    stops both and removes the scratch directory
+set -euo pipefail
+
+cmd=${1:?usage: services.sh start|stop STATE_DIR}
+state=${2:?usage: services.sh start|stop STATE_DIR}
+pg_bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
+
+as_db_user() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+free_port() {
+  local port
+  for _ in $(seq 1 200); do
+    port=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+  done
+  echo "services.sh: no free port found" >&2
+  return 1
+}
+
+stop() {
+  [ -f "$state/scratch" ] || return 0
+  local scratch
+  scratch=$(cat "$state/scratch")
+  if [ -d "$scratch/pgdata" ]; then
+    as_db_user "$pg_bin/pg_ctl" -D "$scratch/pgdata" -m immediate -w stop >/dev/null 2>&1 || true
+  fi
+  if [ -f "$scratch/redis.pid" ]; then
+    kill "$(cat "$scratch/redis.pid")" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      kill -0 "$(cat "$scratch/redis.pid")" 2>/dev/null || break
+      sleep 0.1
+    done
+  fi
+  rm -rf "$scratch"
+  rm -f "$state/scratch" "$state/env"
+}
+
+start() {
+  mkdir -p "$state"
+  stop
+  local scratch pg_port redis_port
+  scratch=$(mktemp -d /tmp/protean-admin-test.XXXXXX)
+  echo "$scratch" >"$state/scratch"
+  chmod 755 "$scratch"
+  mkdir "$scratch/pgdata" "$scratch/socket"
+  if [ "$(id -u)" = 0 ]; then chown -R postgres:postgres "$scratch"; fi
+
+  as_db_user "$pg_bin/initdb" -D "$scratch/pgdata" -U postgres --auth=trust \
+    --encoding=UTF8 --locale=C.UTF-8 >"$scratch/initdb.log" 2>&1 \
+    || { cat "$scratch/initdb.log" >&2; exit 1; }
+  pg_port=$(free_port)
+  # Tuned for a scratch server: no durability needed, enough connections for e2e tests.
+  as_db_user "$pg_bin/pg_ctl" -D "$scratch/pgdata" -l "$scratch/postgres.log" -w -t 60 start \
+    -o "-p $pg_port -k $scratch/socket -c listen_addresses=127.0.0.1 -c fsync=off \
+        -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
+        -c shared_buffers=256MB" >/dev/null \
+    || { cat "$scratch/postgres.log" >&2; exit 1; }
+
+  redis_port=""
+  if command -v redis-server >/dev/null; then
+    redis_port=$(free_port)
+    redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$scratch" --save '' \
+      --appendonly no --daemonize yes --pidfile "$scratch/redis.pid" \
+      --logfile "$scratch/redis.log" >/dev/null
+    for _ in $(seq 1 50); do
+      [ -f "$scratch/redis.pid" ] && break
+      sleep 0.1
+    done
+  fi
+
+  cat >"$state/env" <<ENV
+PGHOST=127.0.0.1
+PGPORT=$pg_port
+PGUSER=postgres
+PGSOCKETDIR=$scratch/socket
+REDIS_HOST=127.0.0.1
+REDIS_PORT=$redis_port
+SCRATCH_DIR=$scratch
+ENV
+  echo "services.sh: PostgreSQL on 127.0.0.1:$pg_port${redis_port:+, Redis on 127.0.0.1:$redis_port}"
+}
+
+case "$cmd" in
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: services.sh start|stop STATE_DIR" >&2; exit 2 ;;
+esac

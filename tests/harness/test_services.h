@@ -1,0 +1,45 @@
+#ifndef PROTEAN_ADMIN_TESTS_HARNESS_TEST_SERVICES_H_
+#define PROTEAN_ADMIN_TESTS_HARNESS_TEST_SERVICES_H_
+
+// What integration and e2e tests know of the scratch services that tests/harness/services.sh
+// started (its env file is named by PROTEAN_TEST_SERVICES).
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "storage/pg_connection.h"
+
+namespace protean_admin::testing {
+
+struct TestServices {
+  std::string pg_host;
+  int pg_port = 0;
+  std::string pg_user;
+  std::string redis_host;
+  int redis_port = 0;  // 0 when redis-server is not installed
+  std::string scratch_dir;
+
+  // A libpq URI for `database` on the scratch server.
+  std::string PgUri(std::string_view database) const;
+};
+
+// Reads the services' env file. Fails with a message saying how to run the tests.
+absl::StatusOr<TestServices> LoadTestServices();
+
+// Creates a fresh, uniquely named database on the scratch server (prefix + counter + pid)
+// and returns its URI. With `message_store`, the Message DB schema fixture
+// (storage/sql/message_db.sql) is loaded into it.
+absl::StatusOr<std::string> CreateScratchDatabase(const TestServices& services,
+                                                  std::string_view prefix,
+                                                  bool message_store = true);
+
+// Appends one message with Message DB's write_message; returns its global_position.
+absl::StatusOr<int64_t> WriteMessage(storage::PgConnection& conn, std::string_view stream_name,
+                                     std::string_view type, std::string_view data_json,
+                                     std::string_view metadata_json = "{}");
+
+}  // namespace protean_admin::testing
+
+#endif  // PROTEAN_ADMIN_TESTS_HARNESS_TEST_SERVICES_H_

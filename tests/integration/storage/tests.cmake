@@ -1,0 +1,3 @@
+protean_add_test(NAME message_store_fixture_test LABEL integration
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/message_store_fixture_test.cc
+  LIBS protean_admin_storage)
