@@ -1,0 +1,38 @@
+#ifndef PROTEAN_ADMIN_SERVER_DOMAIN_LOADER_H_
+#define PROTEAN_ADMIN_SERVER_DOMAIN_LOADER_H_
+
+// Finding and loading a domain.toml (DESIGN.md §3, §4).
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "server/domain/model.h"
+
+namespace protean_admin::domain {
+
+struct LoadOptions {
+  // Directory every domain path is resolved in and confined to (the daemon's domain
+  // root). Relative specs resolve against it; anything escaping it is refused.
+  std::string domain_root = ".";
+  // Environment lookup for ${VAR} substitution and PROTEAN_ENV; defaults to getenv.
+  std::function<std::optional<std::string>(std::string_view)> getenv;
+};
+
+// Resolves `spec` (".", a directory, a file, a dotted module path, each with an optional
+// ":instance") inside the domain root, parses and validates it. On failure the status is
+// FailedPrecondition (NotFound when no file matches) and its message reads
+// "Error loading Protean domain: <reason>", the reason naming file, line and key where
+// there are some.
+absl::StatusOr<Domain> LoadDomain(std::string_view spec, const LoadOptions& options);
+
+// Parses and validates TOML text directly (tests, fuzzing). `source_name` names it in
+// messages; `instance` picks one of several [domains.<instance>] tables.
+absl::StatusOr<Domain> ParseDomain(std::string_view toml_text, std::string_view source_name,
+                                   std::string_view instance, const LoadOptions& options);
+
+}  // namespace protean_admin::domain
+
+#endif  // PROTEAN_ADMIN_SERVER_DOMAIN_LOADER_H_
