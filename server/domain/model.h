@@ -6,8 +6,11 @@
 // collection keeps declaration order.
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -179,7 +182,19 @@ struct Domain {
   // Projectors whose projector_for is `projection`, in declaration order.
   std::vector<const Projector*> ProjectorsFor(std::string_view projection) const;
   // Resolves a stored type string ("Test.Transacted.v1") to its event and upcaster chain.
+  // Uses type_index when it has been built, a scan of events/upcasters otherwise.
   Resolution Resolve(std::string_view type_string) const;
+
+  // Index of every resolvable type string (current versions and every version an upcaster
+  // chain starts from), built by the loader after validation. Holds indices, so copies of
+  // the Domain stay valid. Rebuild it (BuildTypeIndex) after changing events or upcasters.
+  struct TypeIndexEntry {
+    size_t event = 0;  // index in events
+    int stored_version = 0;
+    std::vector<size_t> chain;  // indices in upcasters, in order
+  };
+  std::map<std::string, TypeIndexEntry, std::less<>> type_index;
+  void BuildTypeIndex();
 };
 
 }  // namespace protean_admin::domain

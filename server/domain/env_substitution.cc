@@ -1,0 +1,56 @@
+#include "server/domain/env_substitution.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace protean_admin::domain {
+namespace {
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+std::optional<std::string> ProcessGetEnv(std::string_view name) {
+  const char* value = std::getenv(std::string(name).c_str());
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+absl::StatusOr<std::string> SubstituteEnv(std::string_view text, const GetEnvFunction& getenv,
+                                          bool* substituted) {
+  if (substituted != nullptr) *substituted = false;
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t open = text.find("${", i);
+    if (open == std::string_view::npos) break;
+    size_t close = text.find('}', open + 2);
+    if (close == std::string_view::npos) break;
+    out.append(text.substr(i, open - i));
+    std::string_view inner = text.substr(open + 2, close - open - 2);
+    size_t bar = inner.find('|');
+    std::string_view name = Trim(inner.substr(0, bar));
+    std::optional<std::string> value = getenv ? getenv(name) : ProcessGetEnv(name);
+    if (value.has_value()) {
+      out.append(*value);
+    } else if (bar != std::string_view::npos) {
+      out.append(inner.substr(bar + 1));
+    } else {
+      return absl::FailedPreconditionError(
+          absl::StrCat("Environment variable ", std::string(name), " is not set"));
+    }
+    if (substituted != nullptr) *substituted = true;
+    i = close + 1;
+  }
+  out.append(text.substr(i));
+  return out;
+}
+
+}  // namespace protean_admin::domain
