@@ -1,5 +1,6 @@
 #include "storage/pg_connection.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "absl/strings/cord.h"
@@ -44,12 +45,12 @@ absl::StatusOr<PgConnection> PgConnection::Connect(std::string_view conninfo) {
   PgConnection conn(PQconnectdb(info.c_str()));
   if (conn.get() == nullptr) return absl::ResourceExhaustedError("libpq: out of memory");
   if (PQstatus(conn.get()) != CONNECTION_OK) {
-    return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL at ",
-                                               conn.Describe(), ": ",
-                                               TrimMessage(PQerrorMessage(conn.get()))));
+    return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL at ", conn.Describe(),
+                                               ": ", TrimMessage(PQerrorMessage(conn.get()))));
   }
   // Quiet NOTICEs (e.g. "relation already exists, skipping").
-  PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn.get(), [](void*, const char*) {}, nullptr);
   return conn;
 }
 
@@ -67,11 +68,56 @@ absl::StatusOr<PgResult> PgConnection::ExecParams(std::string_view sql,
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const PgParam& p : params) values.push_back(p ? p->c_str() : nullptr);
-  PgResult result(PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()),
-                               nullptr, values.data(), nullptr, nullptr, 0));
+  PgResult result(PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()), nullptr,
+                               values.data(), nullptr, nullptr, 0));
   absl::Status status = ResultStatus(conn_.get(), result.get(), "query failed");
   if (!status.ok()) return status;
   return result;
+}
+
+absl::Status PgConnection::Prepare(std::string_view name, std::string_view sql) {
+  std::string n(name), text(sql);
+  PgResult result(PQprepare(conn_.get(), n.c_str(), text.c_str(), 0, nullptr));
+  return ResultStatus(conn_.get(), result.get(), "prepare failed");
+}
+
+absl::StatusOr<PgResult> PgConnection::ExecPrepared(std::string_view name,
+                                                    const std::vector<PgParam>& params) {
+  std::string n(name);
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const PgParam& p : params) values.push_back(p ? p->c_str() : nullptr);
+  PgResult result(PQexecPrepared(conn_.get(), n.c_str(), static_cast<int>(values.size()),
+                                 values.data(), nullptr, nullptr, 0));
+  absl::Status status = ResultStatus(conn_.get(), result.get(), "query failed");
+  if (!status.ok()) return status;
+  return result;
+}
+
+absl::Status PgConnection::CopyIn(std::string_view copy_sql, std::string_view data) {
+  std::string text(copy_sql);
+  PgResult start(PQexec(conn_.get(), text.c_str()));
+  if (PQresultStatus(start.get()) != PGRES_COPY_IN) {
+    absl::Status status = ResultStatus(conn_.get(), start.get(), "copy failed");
+    return status.ok() ? absl::InternalError("copy failed: server did not enter COPY IN") : status;
+  }
+  constexpr size_t kChunk = 1 << 20;
+  for (size_t offset = 0; offset < data.size(); offset += kChunk) {
+    size_t n = std::min(kChunk, data.size() - offset);
+    if (PQputCopyData(conn_.get(), data.data() + offset, static_cast<int>(n)) != 1) break;
+  }
+  PQputCopyEnd(conn_.get(), nullptr);
+  absl::Status status = absl::OkStatus();
+  while (PGresult* r = PQgetResult(conn_.get())) {
+    PgResult owned(r);
+    absl::Status s = ResultStatus(conn_.get(), r, "copy failed");
+    if (status.ok() && !s.ok()) status = s;
+  }
+  if (status.ok() && PQstatus(conn_.get()) != CONNECTION_OK) {
+    return absl::UnavailableError(absl::StrCat("copy failed: connection to PostgreSQL lost: ",
+                                               TrimMessage(PQerrorMessage(conn_.get()))));
+  }
+  return status;
 }
 
 bool PgConnection::ok() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
@@ -102,13 +148,15 @@ absl::Status ResultStatus(PGconn* conn, const PGresult* result, std::string_view
     return absl::OkStatus();
   }
   if (conn != nullptr && PQstatus(conn) != CONNECTION_OK) {
-    return absl::UnavailableError(absl::StrCat(std::string(context), ": connection to PostgreSQL lost: ",
-                                               TrimMessage(PQerrorMessage(conn))));
+    return absl::UnavailableError(
+        absl::StrCat(std::string(context),
+                     ": connection to PostgreSQL lost: ", TrimMessage(PQerrorMessage(conn))));
   }
   const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   std::string message = result ? TrimMessage(PQresultErrorMessage(result))
                                : TrimMessage(conn ? PQerrorMessage(conn) : "no result");
-  absl::Status status(CodeForSqlState(state ? state : ""), absl::StrCat(std::string(context), ": ", message));
+  absl::Status status(CodeForSqlState(state ? state : ""),
+                      absl::StrCat(std::string(context), ": ", message));
   if (state != nullptr) status.SetPayload(kSqlStatePayload, absl::Cord(state));
   return status;
 }

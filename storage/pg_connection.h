@@ -59,6 +59,13 @@ class PgConnection {
   // Runs one statement with text parameters $1..$n.
   absl::StatusOr<PgResult> ExecParams(std::string_view sql, const std::vector<PgParam>& params);
 
+  // Prepares a named statement (parameter types inferred by the server).
+  absl::Status Prepare(std::string_view name, std::string_view sql);
+  // Runs a prepared statement with text parameters.
+  absl::StatusOr<PgResult> ExecPrepared(std::string_view name, const std::vector<PgParam>& params);
+  // COPY ... FROM STDIN: sends `data` (already in COPY text format) and ends the copy.
+  absl::Status CopyIn(std::string_view copy_sql, std::string_view data);
+
   // True while the connection is usable.
   bool ok() const;
   // A description for messages: "host:port/dbname".

@@ -72,6 +72,9 @@ struct RebuildOptions {
   std::function<absl::Status(const domain::Domain&, const domain::Projection&)> guard;
   std::function<void(const ProgressEvent&)> on_progress;
   const CancellationToken* cancel = nullptr;
+  // Action form: rows kept in memory across batches before they are written (bounds the
+  // engine's memory independently of the history; more rows = fewer rewrites of hot keys).
+  int64_t max_cached_rows = 100000;
 };
 
 // Rebuilds one projection. Errors (as status): NotFound "Projection 'X' not found",

@@ -1,0 +1,70 @@
+#ifndef PROTEAN_ADMIN_SERVER_REBUILD_ACTION_FOLD_H_
+#define PROTEAN_ADMIN_SERVER_REBUILD_ACTION_FOLD_H_
+
+// The action form's fast path (DESIGN.md §3): many action events folded per key in memory,
+// then written once. The result equals applying them one by one, in order:
+//  - row absent: with `insert` or `set`, a row is created (key, insert values, set values);
+//  - row present: set values assigned, then increment values added (NULL counts as 0);
+//  - delete: the row is removed.
+// An event whose action fails in memory (NULL key, a value the column type refuses) is
+// failed without touching the state.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/rebuild/column_ops.h"
+#include "server/rebuild/event_payload.h"
+#include "storage/projection_store.h"
+
+namespace protean_admin::rebuild {
+
+// One action event, its values already read from the payload.
+struct ActionItem {
+  absl::Status eval_status;  // not OK: reading the payload failed; the item fails
+  std::optional<std::string> key;
+  std::vector<std::pair<int, Datum>> set;
+  std::vector<std::pair<int, Datum>> insert;
+  std::vector<std::pair<int, Datum>> increment;
+  bool remove = false;
+};
+
+// Rows of the projection held in memory while action events are folded into them. Keys
+// not held are fetched (in one round trip per Apply); Flush writes the changed rows (existing
+// ones deleted and re-inserted, new ones inserted with only their assigned columns so the
+// others get their defaults) and forgets every row.
+class RowCache {
+ public:
+  RowCache(storage::ProjectionStore& store, const std::vector<ColumnSpec>& columns);
+  ~RowCache();
+
+  // Applies `items` in order. One status per item; an error (a failing fetch) leaves the
+  // cache unusable until Clear().
+  absl::StatusOr<std::vector<absl::Status>> Apply(const std::vector<const ActionItem*>& items);
+  absl::Status Flush();
+  void Clear();
+  size_t size() const;
+  bool dirty() const { return dirty_; }
+
+ private:
+  storage::ProjectionStore& store_;
+  const std::vector<ColumnSpec>& columns_;
+  struct State;
+  std::unique_ptr<State> state_;
+  bool dirty_ = false;
+};
+
+// Folds `items` against `store` (fetch touched rows, apply in order, write final states).
+// Returns one status per item (OK or why it failed in memory). A failing fetch or write is
+// the returned error; then nothing of the fold is known to be written.
+absl::StatusOr<std::vector<absl::Status>> FoldAndWrite(storage::ProjectionStore& store,
+                                                       const std::vector<ColumnSpec>& columns,
+                                                       const std::vector<const ActionItem*>& items);
+
+}  // namespace protean_admin::rebuild
+
+#endif  // PROTEAN_ADMIN_SERVER_REBUILD_ACTION_FOLD_H_

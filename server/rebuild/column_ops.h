@@ -1,0 +1,41 @@
+#ifndef PROTEAN_ADMIN_SERVER_REBUILD_COLUMN_OPS_H_
+#define PROTEAN_ADMIN_SERVER_REBUILD_COLUMN_OPS_H_
+
+// Typed assignment and increment of projection columns in memory, giving exactly what
+// PostgreSQL gives for `SET col = $1` and `SET col = coalesce(col, 0) + $1` one event at a
+// time: int64 arithmetic with range checks for integer types, IEEE additions in event order
+// for float4/float8, exact decimals (rounded to the column's typmod) for numeric.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "storage/projection_table.h"
+
+namespace protean_admin::rebuild {
+
+enum class ColumnKind { kOther, kInt16, kInt32, kInt64, kFloat4, kFloat8, kNumeric };
+
+struct ColumnSpec {
+  std::string name;
+  std::string type_sql;
+  ColumnKind kind = ColumnKind::kOther;
+  int precision = -1;  // numeric(p, s); -1 when unconstrained
+  int scale = -1;
+
+  static ColumnSpec From(const storage::ColumnInfo& column);
+  bool numeric_kind() const { return kind != ColumnKind::kOther; }
+};
+
+// The value a column stores for `text` (canonical for numeric kinds; unchanged otherwise).
+absl::StatusOr<std::string> CoerceValue(const ColumnSpec& column, std::string_view text);
+
+// current (NULL counts as 0) + delta, as the column's type computes it.
+absl::StatusOr<std::string> IncrementValue(const ColumnSpec& column,
+                                           const std::optional<std::string>& current,
+                                           std::string_view delta);
+
+}  // namespace protean_admin::rebuild
+
+#endif  // PROTEAN_ADMIN_SERVER_REBUILD_COLUMN_OPS_H_

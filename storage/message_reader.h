@@ -1,0 +1,126 @@
+#ifndef PROTEAN_ADMIN_STORAGE_MESSAGE_READER_H_
+#define PROTEAN_ADMIN_STORAGE_MESSAGE_READER_H_
+
+// Reading Message DB for a rebuild: the head snapshot of a category, keyset pages of one
+// category up to that head (on the category index expression), and a k-way merge of several
+// categories in global_position order. Memory is bounded by the page size.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "storage/pg_connection.h"
+
+namespace protean_admin::storage {
+
+// Sets the search_path of an event store connection so that Message DB's functions work.
+absl::Status PrepareEventStoreConnection(PgConnection& conn);
+
+struct CategoryHead {
+  std::string category;
+  int64_t head = 0;   // highest global_position now (0 when the category is empty)
+  int64_t count = 0;  // messages up to the head, SNAPSHOT rows excluded
+};
+
+absl::StatusOr<CategoryHead> SnapshotHead(PgConnection& conn, std::string_view category);
+
+// Which optional columns a reader fetches.
+struct ReadColumns {
+  bool time = false;
+  bool id = false;
+};
+
+// One page of messages. Columns: 0 global_position, 1 position, 2 stream_name, 3 type,
+// 4 data (JSON text), 5 time, 6 id (empty strings when not read).
+class MessagePage {
+ public:
+  explicit MessagePage(PgResult result, ReadColumns columns)
+      : result_(std::move(result)), columns_(columns) {}
+  int rows() const { return result_.rows(); }
+  int64_t GlobalPosition(int row) const;
+  int64_t Position(int row) const;
+  std::string_view StreamName(int row) const { return result_.Get(row, 2); }
+  std::string_view Type(int row) const { return result_.Get(row, 3); }
+  std::string_view Data(int row) const { return result_.Get(row, 4); }
+  bool DataIsNull(int row) const { return result_.IsNull(row, 4); }
+  std::string_view Time(int row) const { return columns_.time ? result_.Get(row, 5) : ""; }
+  std::string_view Id(int row) const {
+    return columns_.id ? result_.Get(row, columns_.time ? 6 : 5) : "";
+  }
+
+ private:
+  PgResult result_;
+  ReadColumns columns_;
+};
+
+// A message inside a page (the page is kept alive by the reference).
+struct MessageRef {
+  std::shared_ptr<const MessagePage> page;
+  int row = 0;
+  int source = 0;  // index of the category reader it came from
+
+  int64_t GlobalPosition() const { return page->GlobalPosition(row); }
+  int64_t Position() const { return page->Position(row); }
+  std::string_view StreamName() const { return page->StreamName(row); }
+  std::string_view Type() const { return page->Type(row); }
+  std::string_view Data() const { return page->Data(row); }
+  bool DataIsNull() const { return page->DataIsNull(row); }
+  std::string_view Time() const { return page->Time(row); }
+  std::string_view Id() const { return page->Id(row); }
+};
+
+// Keyset pages of one category: global_position in (last, head], SNAPSHOT rows excluded.
+// A category reader never sees other categories: "x:snapshot-1" or "x:command-1" have the
+// category "x:snapshot" / "x:command" in Message DB's sense.
+class CategoryReader {
+ public:
+  // Reads global positions in (after, head].
+  CategoryReader(PgConnection* conn, std::string category, int64_t head, int page_size,
+                 ReadColumns columns, int64_t after = 0)
+      : conn_(conn),
+        category_(std::move(category)),
+        head_(head),
+        page_size_(page_size),
+        columns_(columns),
+        last_(after) {}
+
+  // Makes sure a current message is available (fetching the next page when needed).
+  // Returns false when the category is exhausted.
+  absl::StatusOr<bool> Ready();
+  // The current message; only valid after Ready() returned true.
+  MessageRef Current(int source) const { return MessageRef{page_, row_, source}; }
+  int64_t CurrentPosition() const { return page_->GlobalPosition(row_); }
+  void Advance() { ++row_; }
+  const std::string& category() const { return category_; }
+
+ private:
+  PgConnection* conn_;
+  std::string category_;
+  int64_t head_;
+  int page_size_;
+  ReadColumns columns_;
+  int64_t last_ = 0;
+  bool exhausted_ = false;
+  std::shared_ptr<const MessagePage> page_;
+  int row_ = 0;
+};
+
+// Merges category readers in global_position order.
+class MessageMerger {
+ public:
+  explicit MessageMerger(std::vector<CategoryReader> readers) : readers_(std::move(readers)) {}
+  // The next message, or nullopt at the end.
+  absl::StatusOr<std::optional<MessageRef>> Next();
+
+ private:
+  std::vector<CategoryReader> readers_;
+};
+
+}  // namespace protean_admin::storage
+
+#endif  // PROTEAN_ADMIN_STORAGE_MESSAGE_READER_H_

@@ -1,0 +1,76 @@
+#include "storage/projection_table.h"
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+
+namespace protean_admin::storage {
+
+std::string QuoteIdent(std::string_view identifier) {
+  std::string out = "\"";
+  for (char c : identifier) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+int TableInfo::ColumnIndex(std::string_view name) const {
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (columns[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+absl::StatusOr<std::optional<TableInfo>> LoadTableInfo(PgConnection& conn, std::string_view schema,
+                                                       std::string_view table) {
+  std::string regclass =
+      schema.empty() ? QuoteIdent(table) : absl::StrCat(QuoteIdent(schema), ".", QuoteIdent(table));
+  auto r = conn.ExecParams(
+      "SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), "
+      "t.typname, a.atttypmod, a.attgenerated <> '' "
+      "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "JOIN pg_attribute a ON a.attrelid = c.oid JOIN pg_type t ON t.oid = a.atttypid "
+      "WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p') AND a.attnum > 0 "
+      "AND NOT a.attisdropped ORDER BY a.attnum",
+      {regclass});
+  if (!r.ok()) return r.status();
+  if (r->rows() == 0) return std::optional<TableInfo>();
+  TableInfo info;
+  info.schema = std::string(r->Get(0, 0));
+  info.table = std::string(r->Get(0, 1));
+  info.qualified = absl::StrCat(QuoteIdent(info.schema), ".", QuoteIdent(info.table));
+  for (int i = 0; i < r->rows(); ++i) {
+    ColumnInfo column;
+    column.name = std::string(r->Get(i, 2));
+    column.type_sql = std::string(r->Get(i, 3));
+    column.type_name = std::string(r->Get(i, 4));
+    column.typmod =
+        static_cast<int32_t>(std::strtol(std::string(r->Get(i, 5)).c_str(), nullptr, 10));
+    column.generated = r->Get(i, 6) == "t";
+    info.columns.push_back(std::move(column));
+  }
+  return std::optional<TableInfo>(std::move(info));
+}
+
+absl::Status CreateTable(PgConnection& conn, std::string_view schema, std::string_view table,
+                         const std::vector<std::pair<std::string, std::string>>& columns,
+                         std::string_view key) {
+  std::string sql = "CREATE TABLE IF NOT EXISTS ";
+  if (!schema.empty()) absl::StrAppend(&sql, QuoteIdent(schema), ".");
+  absl::StrAppend(&sql, QuoteIdent(table), " (");
+  bool key_declared = false;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (i > 0) sql += ", ";
+    // The type is operator configuration (domain.toml), spliced as SQL by design.
+    absl::StrAppend(&sql, QuoteIdent(columns[i].first), " ", columns[i].second);
+    if (columns[i].first == key) key_declared = true;
+  }
+  if (key_declared) absl::StrAppend(&sql, ", PRIMARY KEY (", QuoteIdent(key), ")");
+  sql += ")";
+  auto r = conn.Exec(sql);
+  return r.ok() ? absl::OkStatus() : r.status();
+}
+
+}  // namespace protean_admin::storage

@@ -1,0 +1,42 @@
+#include "storage/subscription_position.h"
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+
+namespace protean_admin::storage {
+
+std::string PositionStreamName(std::string_view subscriber, std::string_view category) {
+  return absl::StrCat("position-", std::string(subscriber), "-", std::string(category));
+}
+
+absl::Status WriteReadPosition(PgConnection& conn, std::string_view subscriber,
+                               std::string_view category, int64_t position) {
+  // Message DB's functions refer to their table unqualified: the search_path must include
+  // message_store for this call only (SET LOCAL inside a transaction, reset after otherwise).
+  auto r = conn.ExecParams(
+      "WITH m AS (SELECT gen_random_uuid()::text AS id, "
+      "to_char(now() AT TIME ZONE 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"') AS t) "
+      "SELECT message_store.write_message(m.id, $1::text, 'Read', "
+      "jsonb_build_object('position', $2::bigint), "
+      "jsonb_build_object('headers', jsonb_build_object('id', m.id, 'type', 'Read', "
+      "'time', m.t, 'stream', $1::text), "
+      "'domain', jsonb_build_object('kind', 'READ_POSITION', 'origin_stream', $3::text))) "
+      "FROM m",
+      {PositionStreamName(subscriber, category), absl::StrCat(position), std::string(category)});
+  return r.ok() ? absl::OkStatus() : r.status();
+}
+
+absl::StatusOr<std::optional<int64_t>> ReadLastPosition(PgConnection& conn,
+                                                        std::string_view subscriber,
+                                                        std::string_view category) {
+  auto r = conn.ExecParams(
+      "SELECT (data->>'position')::bigint FROM message_store.messages WHERE stream_name = $1 "
+      "ORDER BY position DESC LIMIT 1",
+      {PositionStreamName(subscriber, category)});
+  if (!r.ok()) return r.status();
+  if (r->rows() == 0 || r->IsNull(0, 0)) return std::optional<int64_t>();
+  return std::optional<int64_t>(std::strtoll(std::string(r->Get(0, 0)).c_str(), nullptr, 10));
+}
+
+}  // namespace protean_admin::storage

@@ -1,0 +1,31 @@
+#ifndef PROTEAN_ADMIN_STORAGE_SUBSCRIPTION_POSITION_H_
+#define PROTEAN_ADMIN_STORAGE_SUBSCRIPTION_POSITION_H_
+
+// Protean subscription positions (protean-reference.md §4): stream
+// "position-{subscriber}-{category}", type "Read", data {"position": N}; the last record wins.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "storage/pg_connection.h"
+
+namespace protean_admin::storage {
+
+std::string PositionStreamName(std::string_view subscriber, std::string_view category);
+
+// Appends a Read record with message_store.write_message on `conn` (which must reach the
+// event store; runs in whatever transaction the connection is in).
+absl::Status WriteReadPosition(PgConnection& conn, std::string_view subscriber,
+                               std::string_view category, int64_t position);
+
+// What the server would resume from: the position of the last record, nullopt when none.
+absl::StatusOr<std::optional<int64_t>> ReadLastPosition(PgConnection& conn,
+                                                        std::string_view subscriber,
+                                                        std::string_view category);
+
+}  // namespace protean_admin::storage
+
+#endif  // PROTEAN_ADMIN_STORAGE_SUBSCRIPTION_POSITION_H_

@@ -1,0 +1,9 @@
+protean_add_test(NAME rebuild_scenarios_test LABEL integration
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/rebuild_scenarios_test.cc
+  LIBS protean_admin_rebuild TIMEOUT 120)
+protean_add_test(NAME rebuild_behaviour_test LABEL integration
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/rebuild_behaviour_test.cc
+  LIBS protean_admin_rebuild TIMEOUT 120)
+protean_add_test(NAME rebuild_scale_test LABEL integration
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/rebuild_scale_test.cc
+  LIBS protean_admin_rebuild TIMEOUT 240)
