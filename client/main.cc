@@ -1,18 +1,112 @@
 // protean-admin: the command-line client of protean-admind.
+//
+// Exit codes: 0 success, 1 failure of any kind (including one failed projection in a
+// rebuild of all), 2 usage, 3 daemon unreachable.
 
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "client/commands.h"
+#include "client/output.h"
 #include "version.h"
 
+using namespace protean_admin::client;  // NOLINT
+
 int main(int argc, char** argv) {
-  CLI::App app{"protean-admin: rebuild the projections of a Protean domain through "
-               "protean-admind."};
+  CLI::App app{
+      "protean-admin: rebuild the projections of a Protean domain through "
+      "protean-admind."};
   app.name("protean-admin");
   app.set_version_flag("--version", std::string("protean-admin ") + protean_admin::kVersion);
-  app.require_subcommand(0, 1);
-  CLI11_PARSE(app, argc, argv);
-  std::cerr << "protean-admin: commands are not implemented yet\n";
-  return 1;
+  app.require_subcommand(1, 1);
+  std::string server;
+  app.add_option("--server", server,
+                 "protean-admind address: host:port or unix:PATH (default: "
+                 "$PROTEAN_ADMIN_SERVER, else 127.0.0.1:50051)")
+      ->envname("")
+      ->group("Global");
+  app.fallthrough();
+
+  RebuildArgs rebuild;
+  std::string rebuild_domain = ".";
+  CLI::App* rebuild_cmd =
+      app.add_subcommand("rebuild", "Rebuild one projection (--projection) or all of them");
+  rebuild_cmd
+      ->add_option("--domain", rebuild_domain,
+                   "Domain to load, resolved on the daemon inside its domain root "
+                   "($PROTEAN_DOMAIN wins)")
+      ->capture_default_str();
+  rebuild_cmd->add_option("--projection", rebuild.projection,
+                          "Projection to rebuild (default: all of them)");
+  rebuild_cmd->add_option("--batch-size", rebuild.batch_size, "Events per page and batch")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  rebuild_cmd->add_option("--strategy", rebuild.strategy, "atomic or inplace")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"atomic", "inplace"}));
+  rebuild_cmd->add_flag("--force", rebuild.force,
+                        "Skip the event-server guard (the daemon logs it loudly)");
+  rebuild_cmd->add_flag("--json", rebuild.json, "Print JSON lines instead of text");
+  rebuild_cmd->add_flag("--detach", rebuild.detach,
+                        "Print the job id and return once the job has started");
+
+  std::string projections_domain = ".";
+  bool projections_json = false;
+  CLI::App* projections_cmd = app.add_subcommand("projections", "List the projections of a domain");
+  projections_cmd->add_option("--domain", projections_domain, "Domain to load")
+      ->capture_default_str();
+  projections_cmd->add_flag("--json", projections_json, "Print JSON lines");
+
+  bool jobs_running = false;
+  bool jobs_json = false;
+  CLI::App* jobs_cmd = app.add_subcommand("jobs", "List rebuild jobs of the daemon");
+  jobs_cmd->add_flag("--running", jobs_running, "Only running jobs");
+  jobs_cmd->add_flag("--json", jobs_json, "Print JSON lines");
+
+  std::string watch_job;
+  bool watch_json = false;
+  CLI::App* watch_cmd =
+      app.add_subcommand("watch", "Follow a rebuild job (its history, then live)");
+  watch_cmd->add_option("JOB", watch_job, "Job id")->required();
+  watch_cmd->add_flag("--json", watch_json, "Print JSON lines");
+
+  std::string cancel_job;
+  bool cancel_json = false;
+  CLI::App* cancel_cmd = app.add_subcommand(
+      "cancel", "Cancel a rebuild job and wait for it to end (atomic rebuilds roll back)");
+  cancel_cmd->add_option("JOB", cancel_job, "Job id")->required();
+  cancel_cmd->add_flag("--json", cancel_json, "Print JSON lines");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+
+  ClientOptions options;
+  options.server = ResolveServer(server, std::getenv("PROTEAN_ADMIN_SERVER"));
+  options.requested_by = DefaultRequestedBy();
+  InstallInterruptHandler();
+
+  if (*rebuild_cmd) {
+    rebuild.domain = ResolveDomain(rebuild_domain, std::getenv("PROTEAN_DOMAIN"));
+    return RunRebuild(options, rebuild, std::cout, std::cerr);
+  }
+  if (*projections_cmd) {
+    return RunProjections(options, ResolveDomain(projections_domain, std::getenv("PROTEAN_DOMAIN")),
+                          projections_json, std::cout, std::cerr);
+  }
+  if (*jobs_cmd) return RunJobs(options, jobs_running, jobs_json, std::cout, std::cerr);
+  if (*watch_cmd) return RunWatch(options, watch_job, watch_json, std::cout, std::cerr);
+  if (*cancel_cmd) return RunCancel(options, cancel_job, cancel_json, std::cout, std::cerr);
+  return kExitUsage;
 }

@@ -1,0 +1,340 @@
+#include "client/commands.h"
+
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "client/output.h"
+#include "protean/admin/v1/admin.grpc.pb.h"
+
+namespace protean_admin::client {
+namespace {
+
+std::atomic<int> g_interrupts{0};
+
+void OnInterrupt(int) {
+  if (g_interrupts.fetch_add(1) >= 1) _exit(kExitFailure);
+}
+
+bool Interrupted() { return g_interrupts.load() > 0; }
+
+int64_t NowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Connects (waiting up to the connect timeout); null when the daemon cannot be reached.
+std::shared_ptr<grpc::Channel> Connect(const ClientOptions& options, std::ostream& err) {
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel(options.server, grpc::InsecureChannelCredentials());
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + options.connect_timeout)) {
+    err << "protean-admin: cannot reach protean-admind at " << options.server
+        << " (no connection within " << options.connect_timeout.count()
+        << " ms). Is it running? Point --server or "
+        << "PROTEAN_ADMIN_SERVER at it.\n";
+    return nullptr;
+  }
+  return channel;
+}
+
+void Prepare(grpc::ClientContext* context, const ClientOptions& options) {
+  if (!options.requested_by.empty()) context->AddMetadata("x-requested-by", options.requested_by);
+}
+
+// A call failed without reaching the daemon (lost connection): exit 3 with a message.
+bool LostDaemon(const grpc::Status& status, grpc::Channel& channel) {
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+         channel.GetState(false) != GRPC_CHANNEL_READY;
+}
+
+int TerminalWidth() {
+  winsize ws{};
+  if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  return 80;
+}
+
+ProgressMode ModeFor(bool json) {
+  if (json) return ProgressMode::kJson;
+  return isatty(STDERR_FILENO) ? ProgressMode::kTerminal : ProgressMode::kPlain;
+}
+
+// Reads a rebuild stream to its end. With `cancel_on_interrupt`, a Ctrl-C cancels the job
+// (CancelRebuild, which returns once it rolled back); otherwise it only stops watching.
+int ConsumeStream(const ClientOptions& options, grpc::Channel& channel,
+                  grpc::ClientContext& context,
+                  grpc::ClientReaderInterface<pb::RebuildEvent>& reader, RebuildRenderer& renderer,
+                  bool cancel_on_interrupt, std::ostream& err) {
+  std::mutex mu;
+  std::string job_id;
+  std::atomic<bool> finished{false};
+  std::thread watcher([&] {
+    bool acted = false;
+    while (!finished.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (acted || !Interrupted()) continue;
+      std::string id;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        id = job_id;
+      }
+      if (!cancel_on_interrupt || id.empty()) {
+        acted = true;
+        context.TryCancel();
+        continue;
+      }
+      acted = true;
+      err << "\nInterrupted: cancelling job " << id << " and waiting for it to end "
+          << "(the atomic strategy rolls back)...\n"
+          << std::flush;
+      auto stub = pb::ProjectionAdmin::NewStub(
+          std::shared_ptr<grpc::Channel>(&channel, [](grpc::Channel*) {}));
+      grpc::ClientContext cancel_context;
+      Prepare(&cancel_context, options);
+      pb::CancelRebuildRequest request;
+      request.set_job_id(id);
+      pb::CancelRebuildResponse response;
+      grpc::Status status = stub->CancelRebuild(&cancel_context, request, &response);
+      if (!status.ok()) {
+        err << "protean-admin: cancel failed: " << status.error_message() << "\n";
+        context.TryCancel();
+      }
+    }
+  });
+  pb::RebuildEvent event;
+  while (reader.Read(&event)) {
+    if (event.has_started()) {
+      std::lock_guard<std::mutex> lock(mu);
+      job_id = event.job_id();
+    }
+    renderer.OnEvent(event);
+  }
+  grpc::Status status = reader.Finish();
+  finished.store(true);
+  watcher.join();
+  if (!status.ok() && !renderer.saw_failed() && LostDaemon(status, channel)) {
+    err << "protean-admin: lost the connection to protean-admind at " << options.server << ": "
+        << status.error_message() << "\n";
+    return kExitUnreachable;
+  }
+  if (Interrupted() && status.error_code() == grpc::StatusCode::CANCELLED &&
+      !renderer.saw_failed()) {
+    err << "protean-admin: interrupted\n";
+    return kExitFailure;
+  }
+  int code = renderer.Finish(status);
+  return Interrupted() ? kExitFailure : code;
+}
+
+}  // namespace
+
+std::string ResolveServer(const std::string& flag, const char* env) {
+  if (!flag.empty()) return flag;
+  if (env != nullptr && env[0] != '\0') return env;
+  return kDefaultServer;
+}
+
+std::string ResolveDomain(const std::string& flag, const char* env) {
+  if (env != nullptr && env[0] != '\0') return env;
+  return flag.empty() ? "." : flag;
+}
+
+std::string DefaultRequestedBy() {
+  const char* user = std::getenv("USER");
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return std::string(user != nullptr ? user : "unknown") + "@" + host;
+}
+
+void InstallInterruptHandler() {
+  struct sigaction action {};
+  action.sa_handler = OnInterrupt;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+}
+
+int RunRebuild(const ClientOptions& options, const RebuildArgs& args, std::ostream& out,
+               std::ostream& err) {
+  std::shared_ptr<grpc::Channel> channel = Connect(options, err);
+  if (channel == nullptr) return kExitUnreachable;
+  auto stub = pb::ProjectionAdmin::NewStub(channel);
+  pb::RebuildOptions rebuild_options;
+  rebuild_options.set_domain(args.domain);
+  rebuild_options.set_batch_size(args.batch_size);
+  rebuild_options.set_strategy(args.strategy == "inplace" ? pb::STRATEGY_INPLACE
+                                                          : pb::STRATEGY_ATOMIC);
+  rebuild_options.set_force(args.force);
+  rebuild_options.set_detach(args.detach);
+
+  grpc::ClientContext context;
+  Prepare(&context, options);
+  std::unique_ptr<grpc::ClientReader<pb::RebuildEvent>> reader;
+  if (args.projection.empty()) {
+    pb::RebuildAllRequest request;
+    *request.mutable_options() = rebuild_options;
+    reader = stub->RebuildAll(&context, request);
+  } else {
+    pb::RebuildProjectionRequest request;
+    *request.mutable_options() = rebuild_options;
+    request.set_projection(args.projection);
+    reader = stub->RebuildProjection(&context, request);
+  }
+
+  if (args.detach) {
+    pb::RebuildEvent event;
+    std::string job_id;
+    while (reader->Read(&event)) {
+      if (event.has_started()) job_id = event.job_id();
+    }
+    grpc::Status status = reader->Finish();
+    if (!status.ok() || job_id.empty()) {
+      if (LostDaemon(status, *channel)) {
+        err << "protean-admin: lost the connection to protean-admind at " << options.server << "\n";
+        return kExitUnreachable;
+      }
+      if (args.json) {
+        out << ErrorJson(status).dump() << "\n";
+      } else {
+        for (const std::string& line : ErrorLines(status, args.projection)) out << line << "\n";
+      }
+      return kExitFailure;
+    }
+    if (args.json) {
+      out << nlohmann::json({{"type", "detached"}, {"job_id", job_id}}).dump() << "\n";
+    } else {
+      out << job_id << "\n";
+      err << "Job " << job_id << " started; follow it with: protean-admin watch " << job_id << "\n";
+    }
+    return kExitOk;
+  }
+
+  RebuildRenderer renderer(out, err, ModeFor(args.json), RebuildRenderer::Clock::now,
+                           TerminalWidth());
+  renderer.set_all(args.projection.empty());
+  renderer.set_requested_projection(args.projection);
+  return ConsumeStream(options, *channel, context, *reader, renderer,
+                       /*cancel_on_interrupt=*/true, err);
+}
+
+int RunWatch(const ClientOptions& options, const std::string& job_id, bool json, std::ostream& out,
+             std::ostream& err) {
+  std::shared_ptr<grpc::Channel> channel = Connect(options, err);
+  if (channel == nullptr) return kExitUnreachable;
+  auto stub = pb::ProjectionAdmin::NewStub(channel);
+  grpc::ClientContext context;
+  Prepare(&context, options);
+  pb::WatchRebuildRequest request;
+  request.set_job_id(job_id);
+  auto reader = stub->WatchRebuild(&context, request);
+  RebuildRenderer renderer(out, err, ModeFor(json), RebuildRenderer::Clock::now, TerminalWidth());
+  return ConsumeStream(options, *channel, context, *reader, renderer,
+                       /*cancel_on_interrupt=*/false, err);
+}
+
+int RunCancel(const ClientOptions& options, const std::string& job_id, bool json, std::ostream& out,
+              std::ostream& err) {
+  std::shared_ptr<grpc::Channel> channel = Connect(options, err);
+  if (channel == nullptr) return kExitUnreachable;
+  auto stub = pb::ProjectionAdmin::NewStub(channel);
+  grpc::ClientContext context;
+  Prepare(&context, options);
+  pb::CancelRebuildRequest request;
+  request.set_job_id(job_id);
+  pb::CancelRebuildResponse response;
+  err << "Cancelling job " << job_id << " and waiting for it to end...\n" << std::flush;
+  grpc::Status status = stub->CancelRebuild(&context, request, &response);
+  if (!status.ok()) {
+    if (LostDaemon(status, *channel)) {
+      err << "protean-admin: lost the connection to protean-admind at " << options.server << "\n";
+      return kExitUnreachable;
+    }
+    if (json) {
+      out << ErrorJson(status).dump() << "\n";
+    } else {
+      out << "Error: " << status.error_message() << "\n";
+    }
+    return kExitFailure;
+  }
+  if (json) {
+    out << JobJson(response.job()).dump() << "\n";
+  } else {
+    out << "Job " << job_id << " " << JobStateName(response.job().state()) << ".\n";
+  }
+  return kExitOk;
+}
+
+int RunJobs(const ClientOptions& options, bool running_only, bool json, std::ostream& out,
+            std::ostream& err) {
+  std::shared_ptr<grpc::Channel> channel = Connect(options, err);
+  if (channel == nullptr) return kExitUnreachable;
+  auto stub = pb::ProjectionAdmin::NewStub(channel);
+  grpc::ClientContext context;
+  Prepare(&context, options);
+  pb::ListRebuildsRequest request;
+  request.set_running_only(running_only);
+  pb::ListRebuildsResponse response;
+  grpc::Status status = stub->ListRebuilds(&context, request, &response);
+  if (!status.ok()) {
+    if (json) {
+      out << ErrorJson(status).dump() << "\n";
+    } else {
+      out << "Error: " << status.error_message() << "\n";
+    }
+    return LostDaemon(status, *channel) ? kExitUnreachable : kExitFailure;
+  }
+  std::vector<pb::JobInfo> jobs(response.jobs().begin(), response.jobs().end());
+  if (json) {
+    for (const pb::JobInfo& job : jobs) out << JobJson(job).dump() << "\n";
+  } else {
+    for (const std::string& line : JobsTable(jobs, NowUnixMs())) out << line << "\n";
+  }
+  return kExitOk;
+}
+
+int RunProjections(const ClientOptions& options, const std::string& domain, bool json,
+                   std::ostream& out, std::ostream& err) {
+  std::shared_ptr<grpc::Channel> channel = Connect(options, err);
+  if (channel == nullptr) return kExitUnreachable;
+  auto stub = pb::ProjectionAdmin::NewStub(channel);
+  grpc::ClientContext context;
+  Prepare(&context, options);
+  pb::ListProjectionsRequest request;
+  request.set_domain(domain);
+  pb::ListProjectionsResponse response;
+  grpc::Status status = stub->ListProjections(&context, request, &response);
+  if (!status.ok()) {
+    if (json) {
+      out << ErrorJson(status).dump() << "\n";
+    } else {
+      for (const std::string& line : ErrorLines(status, "")) out << line << "\n";
+    }
+    return LostDaemon(status, *channel) ? kExitUnreachable : kExitFailure;
+  }
+  std::vector<pb::ProjectionInfo> projections(response.projections().begin(),
+                                              response.projections().end());
+  if (json) {
+    for (const pb::ProjectionInfo& p : projections) {
+      out << nlohmann::json({{"name", p.name()},
+                             {"kind", p.kind()},
+                             {"target", p.target()},
+                             {"projectors", std::vector<std::string>(p.projectors().begin(),
+                                                                     p.projectors().end())},
+                             {"categories", std::vector<std::string>(p.categories().begin(),
+                                                                     p.categories().end())}})
+                 .dump()
+          << "\n";
+    }
+  } else {
+    for (const std::string& line : ProjectionsTable(projections)) out << line << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace protean_admin::client

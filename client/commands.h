@@ -1,0 +1,56 @@
+#ifndef PROTEAN_ADMIN_CLIENT_COMMANDS_H_
+#define PROTEAN_ADMIN_CLIENT_COMMANDS_H_
+
+// The subcommands of protean-admin: argument resolution and the gRPC calls. Output goes
+// through client/output.h; every command returns the process exit code.
+
+#include <chrono>
+#include <ostream>
+#include <string>
+
+namespace protean_admin::client {
+
+inline constexpr char kDefaultServer[] = "127.0.0.1:50051";
+
+// --server if given, else $PROTEAN_ADMIN_SERVER if set and not empty, else 127.0.0.1:50051.
+std::string ResolveServer(const std::string& flag, const char* env);
+// $PROTEAN_DOMAIN if set and not empty wins over --domain (as Protean's CLI); "." when
+// neither says anything.
+std::string ResolveDomain(const std::string& flag, const char* env);
+// "user@host" sent as x-requested-by metadata for the daemon's logs.
+std::string DefaultRequestedBy();
+
+struct ClientOptions {
+  std::string server = kDefaultServer;
+  std::string requested_by;
+  std::chrono::milliseconds connect_timeout{5000};
+};
+
+struct RebuildArgs {
+  std::string domain = ".";
+  std::string projection;  // empty: all
+  int batch_size = 500;
+  std::string strategy = "atomic";  // atomic | inplace
+  bool force = false;
+  bool json = false;
+  bool detach = false;
+};
+
+int RunRebuild(const ClientOptions& options, const RebuildArgs& args, std::ostream& out,
+               std::ostream& err);
+int RunWatch(const ClientOptions& options, const std::string& job_id, bool json, std::ostream& out,
+             std::ostream& err);
+int RunCancel(const ClientOptions& options, const std::string& job_id, bool json, std::ostream& out,
+              std::ostream& err);
+int RunJobs(const ClientOptions& options, bool running_only, bool json, std::ostream& out,
+            std::ostream& err);
+int RunProjections(const ClientOptions& options, const std::string& domain, bool json,
+                   std::ostream& out, std::ostream& err);
+
+// SIGINT handling: the first Ctrl-C asks the running command to stop (a rebuild cancels its
+// job and waits for the rollback); the second ends the process at once.
+void InstallInterruptHandler();
+
+}  // namespace protean_admin::client
+
+#endif  // PROTEAN_ADMIN_CLIENT_COMMANDS_H_

@@ -1,0 +1,410 @@
+#include "client/output.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace protean_admin::client {
+
+std::vector<std::string> SingleResultLines(const pb::RebuildResult& result) {
+  std::vector<std::string> lines;
+  if (!result.success() || result.errors_size() > 0) {
+    for (const std::string& error : result.errors()) lines.push_back("Error: " + error);
+    if (lines.empty())
+      lines.push_back("Error: rebuild of '" + result.projection_name() + "' failed");
+    return lines;
+  }
+  lines.push_back(absl::StrCat("Rebuilt projection '", result.projection_name(),
+                               "': ", result.events_dispatched(), " events processed through ",
+                               result.projectors_processed(), " projector(s) across ",
+                               result.categories_processed(), " category/categories."));
+  if (result.events_skipped() > 0) {
+    lines.push_back(absl::StrCat("  (", result.events_skipped(), " events skipped)"));
+  }
+  return lines;
+}
+
+std::vector<std::string> AllResultLines(const std::vector<pb::RebuildResult>& results) {
+  if (results.empty()) return {"No projections found in domain."};
+  std::vector<std::string> lines;
+  int64_t total = 0;
+  for (const pb::RebuildResult& r : results) {
+    if (r.success() && r.errors_size() == 0) {
+      lines.push_back(absl::StrCat("  ", r.projection_name(), ": ", r.events_dispatched(),
+                                   " events processed"));
+      total += r.events_dispatched();
+    } else {
+      lines.push_back(
+          absl::StrCat("  ", r.projection_name(), ": ERROR - ", absl::StrJoin(r.errors(), ", ")));
+    }
+  }
+  lines.push_back(absl::StrCat("Rebuilt ", results.size(), " projection(s), ", total,
+                               " total events processed."));
+  return lines;
+}
+
+std::vector<std::string> ErrorLines(const grpc::Status& status, const std::string& projection) {
+  const std::string& message = status.error_message();
+  if (message.rfind("Error loading Protean domain:", 0) == 0) return {message};
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND && !projection.empty() &&
+      message.rfind("Projection '", 0) == 0) {
+    return {absl::StrCat("Error: Projection '", projection, "' not found in domain.")};
+  }
+  return {"Error: " + message};
+}
+
+std::string FormatDuration(double seconds) {
+  if (seconds < 0 || !std::isfinite(seconds)) return "?";
+  int64_t s = static_cast<int64_t>(std::llround(seconds));
+  if (s < 60) return absl::StrCat(s, "s");
+  if (s < 3600) return absl::StrFormat("%dm%02ds", s / 60, s % 60);
+  return absl::StrFormat("%dh%02dm", s / 3600, (s % 3600) / 60);
+}
+
+std::string FormatCount(double value) {
+  if (value < 1000) return absl::StrFormat("%.0f", value);
+  if (value < 1e6) return absl::StrFormat("%.1fk", value / 1e3);
+  return absl::StrFormat("%.1fM", value / 1e6);
+}
+
+namespace {
+
+double Fraction(const pb::Progress& p) {
+  if (p.total() <= 0) return 1.0;
+  return std::clamp(static_cast<double>(p.processed()) / static_cast<double>(p.total()), 0.0, 1.0);
+}
+
+}  // namespace
+
+std::string ProgressBarLine(const pb::Progress& progress, int width) {
+  std::string tail = absl::StrFormat(
+      " %3d%%  %d/%d events  %s ev/s  ETA %s  %s", static_cast<int>(Fraction(progress) * 100),
+      progress.processed(), progress.total(), FormatCount(progress.events_per_second()),
+      FormatDuration(progress.eta_seconds()), progress.projection());
+  int bar = std::max(10, std::min(40, width - static_cast<int>(tail.size()) - 3));
+  int filled = static_cast<int>(std::floor(Fraction(progress) * bar));
+  std::string line = "[" + std::string(filled, '#') + std::string(bar - filled, '.') + "]" + tail;
+  if (width > 0 && static_cast<int>(line.size()) > width - 1) line.resize(width - 1);
+  return line;
+}
+
+std::string ProgressPlainLine(const pb::Progress& progress) {
+  std::string line = absl::StrFormat(
+      "[%s] %d/%d events (%.1f%%), %s events/s, ETA %s", progress.projection(),
+      progress.processed(), progress.total(), Fraction(progress) * 100,
+      FormatCount(progress.events_per_second()), FormatDuration(progress.eta_seconds()));
+  if (progress.skipped() > 0) absl::StrAppend(&line, ", ", progress.skipped(), " skipped");
+  return line;
+}
+
+std::string PhaseName(pb::Phase phase) {
+  switch (phase) {
+    case pb::PHASE_PLANNING:
+      return "planning";
+    case pb::PHASE_GUARD:
+      return "guard";
+    case pb::PHASE_SNAPSHOT:
+      return "snapshot";
+    case pb::PHASE_TRUNCATE:
+      return "truncate";
+    case pb::PHASE_REPLAY:
+      return "replay";
+    case pb::PHASE_HAND_OFF:
+      return "hand-off";
+    case pb::PHASE_COMMIT:
+      return "commit";
+    case pb::PHASE_DONE:
+      return "done";
+    default:
+      return "unspecified";
+  }
+}
+
+std::string JobStateName(pb::JobState state) {
+  switch (state) {
+    case pb::JOB_STATE_RUNNING:
+      return "running";
+    case pb::JOB_STATE_SUCCEEDED:
+      return "succeeded";
+    case pb::JOB_STATE_FAILED:
+      return "failed";
+    case pb::JOB_STATE_CANCELLED:
+      return "cancelled";
+    case pb::JOB_STATE_INTERRUPTED:
+      return "interrupted";
+    default:
+      return "unknown";
+  }
+}
+
+std::string StatusCodeName(int code) {
+  static const char* const kNames[] = {"OK",
+                                       "CANCELLED",
+                                       "UNKNOWN",
+                                       "INVALID_ARGUMENT",
+                                       "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND",
+                                       "ALREADY_EXISTS",
+                                       "PERMISSION_DENIED",
+                                       "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION",
+                                       "ABORTED",
+                                       "OUT_OF_RANGE",
+                                       "UNIMPLEMENTED",
+                                       "INTERNAL",
+                                       "UNAVAILABLE",
+                                       "DATA_LOSS",
+                                       "UNAUTHENTICATED"};
+  if (code < 0 || code > 16) return absl::StrCat("CODE_", code);
+  return kNames[code];
+}
+
+nlohmann::json ResultJson(const pb::RebuildResult& r) {
+  return {{"projection_name", r.projection_name()},
+          {"projectors_processed", r.projectors_processed()},
+          {"categories_processed", r.categories_processed()},
+          {"events_dispatched", r.events_dispatched()},
+          {"events_skipped", r.events_skipped()},
+          {"errors", std::vector<std::string>(r.errors().begin(), r.errors().end())},
+          {"success", r.success()},
+          {"partial", r.partial()},
+          {"duration_ms", r.duration_ms()}};
+}
+
+nlohmann::json EventJson(const pb::RebuildEvent& event) {
+  nlohmann::json j = {{"job_id", event.job_id()}, {"time_unix_ms", event.time_unix_ms()}};
+  switch (event.event_case()) {
+    case pb::RebuildEvent::kStarted:
+      j["type"] = "started";
+      j["projections"] = std::vector<std::string>(event.started().projections().begin(),
+                                                  event.started().projections().end());
+      j["all"] = event.started().all();
+      j["domain"] = event.started().domain();
+      break;
+    case pb::RebuildEvent::kPhase:
+      j["type"] = "phase";
+      j["projection"] = event.phase().projection();
+      j["phase"] = PhaseName(event.phase().phase());
+      break;
+    case pb::RebuildEvent::kProgress: {
+      const pb::Progress& p = event.progress();
+      j["type"] = "progress";
+      j["projection"] = p.projection();
+      j["projector"] = p.projector();
+      j["processed"] = p.processed();
+      j["total"] = p.total();
+      j["skipped"] = p.skipped();
+      j["events_per_second"] = p.events_per_second();
+      j["eta_seconds"] = p.eta_seconds();
+      break;
+    }
+    case pb::RebuildEvent::kWarning:
+      j["type"] = "warning";
+      j["projection"] = event.warning().projection();
+      j["message"] = event.warning().message();
+      break;
+    case pb::RebuildEvent::kResult:
+      j["type"] = "result";
+      j["result"] = ResultJson(event.result());
+      break;
+    case pb::RebuildEvent::kSummary:
+      j["type"] = "summary";
+      j["projections"] = event.summary().projections();
+      j["total_events"] = event.summary().total_events();
+      j["success"] = event.summary().success();
+      break;
+    case pb::RebuildEvent::kFailed:
+      j["type"] = "failed";
+      j["code"] = StatusCodeName(event.failed().code());
+      j["message"] = event.failed().message();
+      break;
+    default:
+      j["type"] = "unknown";
+      break;
+  }
+  return j;
+}
+
+nlohmann::json JobJson(const pb::JobInfo& job) {
+  nlohmann::json results = nlohmann::json::array();
+  for (const pb::RebuildResult& r : job.results()) results.push_back(ResultJson(r));
+  return {{"job_id", job.job_id()},
+          {"domain", job.domain()},
+          {"projection", job.projection()},
+          {"all", job.all()},
+          {"strategy", job.strategy() == pb::STRATEGY_INPLACE ? "inplace" : "atomic"},
+          {"state", JobStateName(job.state())},
+          {"requested_by", job.requested_by()},
+          {"peer", job.peer()},
+          {"started_unix_ms", job.started_unix_ms()},
+          {"finished_unix_ms", job.finished_unix_ms()},
+          {"processed", job.processed()},
+          {"total", job.total()},
+          {"results", results},
+          {"error", job.error()}};
+}
+
+nlohmann::json ErrorJson(const grpc::Status& status) {
+  return {{"type", "error"},
+          {"code", StatusCodeName(static_cast<int>(status.error_code()))},
+          {"message", status.error_message()}};
+}
+
+std::vector<std::string> JobsTable(const std::vector<pb::JobInfo>& jobs, int64_t now_unix_ms) {
+  if (jobs.empty()) return {"No rebuild jobs."};
+  std::vector<std::string> lines;
+  lines.push_back(absl::StrFormat("%-10s %-11s %-24s %-8s %9s  %s", "JOB", "STATE", "PROJECTION",
+                                  "STRATEGY", "DURATION", "DETAIL"));
+  for (const pb::JobInfo& job : jobs) {
+    int64_t end = job.finished_unix_ms() > 0 ? job.finished_unix_ms() : now_unix_ms;
+    std::string detail;
+    if (job.state() == pb::JOB_STATE_RUNNING) {
+      detail = absl::StrCat(job.processed(), "/", job.total(), " events");
+    } else if (!job.error().empty()) {
+      detail = job.error();
+    } else {
+      int64_t dispatched = 0;
+      for (const pb::RebuildResult& r : job.results()) dispatched += r.events_dispatched();
+      detail = absl::StrCat(job.results_size(), " projection(s), ", dispatched, " events");
+    }
+    lines.push_back(absl::StrFormat(
+        "%-10s %-11s %-24s %-8s %9s  %s", job.job_id(), JobStateName(job.state()),
+        job.all() ? std::string("(all)") : job.projection(),
+        job.strategy() == pb::STRATEGY_INPLACE ? "inplace" : "atomic",
+        FormatDuration(static_cast<double>(end - job.started_unix_ms()) / 1000.0), detail));
+  }
+  return lines;
+}
+
+std::vector<std::string> ProjectionsTable(const std::vector<pb::ProjectionInfo>& projections) {
+  if (projections.empty()) return {"No projections found in domain."};
+  std::vector<std::string> lines;
+  lines.push_back(absl::StrFormat("%-24s %-8s %-28s %-32s %s", "PROJECTION", "KIND", "TARGET",
+                                  "PROJECTORS", "CATEGORIES"));
+  for (const pb::ProjectionInfo& p : projections) {
+    std::string projectors = p.projectors().empty() ? "-" : absl::StrJoin(p.projectors(), ",");
+    std::string categories = p.categories().empty() ? "-" : absl::StrJoin(p.categories(), ",");
+    lines.push_back(absl::StrFormat("%-24s %-8s %-28s %-32s %s", p.name(), p.kind(), p.target(),
+                                    projectors, categories));
+  }
+  return lines;
+}
+
+// ---- RebuildRenderer ----
+
+RebuildRenderer::RebuildRenderer(std::ostream& out, std::ostream& err, ProgressMode mode,
+                                 std::function<Clock::time_point()> now, int terminal_width)
+    : out_(out), err_(err), mode_(mode), now_(std::move(now)), terminal_width_(terminal_width) {}
+
+void RebuildRenderer::ClearBar() {
+  if (bar_shown_) {
+    err_ << "\r\033[K" << std::flush;
+    bar_shown_ = false;
+  }
+}
+
+void RebuildRenderer::OnEvent(const pb::RebuildEvent& event) {
+  if (event.has_started()) {
+    job_id_ = event.job_id();
+    all_ = event.started().all();
+    if (!all_ && requested_projection_.empty() && event.started().projections_size() == 1) {
+      requested_projection_ = event.started().projections(0);
+    }
+  }
+  if (event.has_result()) results_.push_back(event.result());
+  if (event.has_failed()) saw_failed_ = true;
+  if (event.has_summary()) saw_summary_ = true;
+
+  if (mode_ == ProgressMode::kJson) {
+    out_ << EventJson(event).dump() << "\n" << std::flush;
+    return;
+  }
+  switch (event.event_case()) {
+    case pb::RebuildEvent::kStarted:
+      err_ << "Job " << event.job_id() << " started ("
+           << (all_ ? std::string("all projections")
+                    : absl::StrJoin(event.started().projections(), ", "))
+           << ")\n";
+      break;
+    case pb::RebuildEvent::kPhase:
+      if (mode_ == ProgressMode::kPlain) {
+        err_ << "[" << event.phase().projection() << "] " << PhaseName(event.phase().phase())
+             << "\n";
+      }
+      break;
+    case pb::RebuildEvent::kProgress: {
+      Clock::time_point now = now_();
+      const pb::Progress& p = event.progress();
+      bool final = p.total() > 0 && p.processed() >= p.total();
+      if (mode_ == ProgressMode::kTerminal) {
+        if (!final && bar_shown_ && now - last_bar_ < std::chrono::milliseconds(100)) break;
+        last_bar_ = now;
+        err_ << "\r\033[K" << ProgressBarLine(p, terminal_width_) << std::flush;
+        bar_shown_ = true;
+      } else {
+        auto it = last_plain_.find(p.projection());
+        if (!final && it != last_plain_.end() && now - it->second < std::chrono::seconds(1)) {
+          break;
+        }
+        last_plain_[p.projection()] = now;
+        err_ << ProgressPlainLine(p) << "\n";
+      }
+      break;
+    }
+    case pb::RebuildEvent::kWarning:
+      ClearBar();
+      err_ << "warning: "
+           << (event.warning().projection().empty() ? ""
+                                                    : "[" + event.warning().projection() + "] ")
+           << event.warning().message() << "\n";
+      break;
+    case pb::RebuildEvent::kResult:
+      ClearBar();
+      if (all_) {
+        const pb::RebuildResult& r = event.result();
+        err_ << "[" << r.projection_name() << "] " << (r.success() ? "done" : "failed") << " in "
+             << FormatDuration(static_cast<double>(r.duration_ms()) / 1000.0) << "\n";
+      }
+      break;
+    default:
+      break;
+  }
+  err_ << std::flush;
+}
+
+int RebuildRenderer::Finish(const grpc::Status& status) {
+  ClearBar();
+  if (!status.ok()) {
+    if (mode_ == ProgressMode::kJson) {
+      if (!saw_failed_) out_ << ErrorJson(status).dump() << "\n";
+    } else {
+      for (const std::string& line : ErrorLines(status, all_ ? "" : requested_projection_)) {
+        out_ << line << "\n";
+      }
+    }
+    out_ << std::flush;
+    return kExitFailure;
+  }
+  bool success = std::all_of(results_.begin(), results_.end(),
+                             [](const pb::RebuildResult& r) { return r.success(); });
+  if (!all_ && results_.empty()) success = false;
+  if (mode_ != ProgressMode::kJson) {
+    std::vector<std::string> lines;
+    if (all_) {
+      lines = AllResultLines(results_);
+    } else if (!results_.empty()) {
+      lines = SingleResultLines(results_.back());
+    } else {
+      lines = {"Error: the rebuild ended without a result"};
+    }
+    for (const std::string& line : lines) out_ << line << "\n";
+  }
+  out_ << std::flush;
+  return success ? kExitOk : kExitFailure;
+}
+
+}  // namespace protean_admin::client

@@ -1,0 +1,270 @@
+#include "server/service/admin_service.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "server/domain/loader.h"
+#include "server/service/logging.h"
+#include "server/service/status_convert.h"
+
+namespace protean_admin::service {
+namespace {
+
+std::string StrategyName(pb::Strategy strategy) {
+  return strategy == pb::STRATEGY_INPLACE ? "inplace" : "atomic";
+}
+
+std::string StateName(pb::JobState state) {
+  switch (state) {
+    case pb::JOB_STATE_RUNNING:
+      return "running";
+    case pb::JOB_STATE_SUCCEEDED:
+      return "succeeded";
+    case pb::JOB_STATE_FAILED:
+      return "failed";
+    case pb::JOB_STATE_CANCELLED:
+      return "cancelled";
+    case pb::JOB_STATE_INTERRUPTED:
+      return "interrupted";
+    default:
+      return "unknown";
+  }
+}
+
+std::string RequestedBy(const grpc::ServerContext* context) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find(kRequestedByMetadata);
+  if (it == metadata.end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+}  // namespace
+
+absl::Status ApplyOptions(const pb::RebuildOptions& options, JobSpec* spec) {
+  if (options.batch_size() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch_size must be positive, got ", options.batch_size()));
+  }
+  if (options.strategy() != pb::STRATEGY_UNSPECIFIED && options.strategy() != pb::STRATEGY_ATOMIC &&
+      options.strategy() != pb::STRATEGY_INPLACE) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown strategy ", static_cast<int>(options.strategy())));
+  }
+  spec->domain = options.domain().empty() ? "." : options.domain();
+  spec->batch_size = options.batch_size() == 0 ? 500 : options.batch_size();
+  spec->strategy =
+      options.strategy() == pb::STRATEGY_INPLACE ? pb::STRATEGY_INPLACE : pb::STRATEGY_ATOMIC;
+  spec->force = options.force();
+  spec->hand_off = !options.skip_hand_off();
+  return absl::OkStatus();
+}
+
+pb::ProjectionInfo DescribeProjection(const domain::Domain& domain,
+                                      const domain::Projection& projection) {
+  pb::ProjectionInfo info;
+  info.set_name(projection.name);
+  if (projection.cache_backed()) {
+    info.set_kind("cache");
+    info.set_target(absl::StrCat(projection.cache_prefix, ":::*"));
+  } else {
+    info.set_kind("database");
+    std::string schema = projection.schema;
+    if (schema.empty()) {
+      const domain::DatabaseConfig* db = domain.FindDatabase(projection.database);
+      if (db != nullptr) schema = db->schema;
+    }
+    info.set_target(schema.empty() ? projection.table
+                                   : absl::StrCat(schema, ".", projection.table));
+  }
+  std::vector<std::string> categories;
+  for (const domain::Projector* projector : domain.ProjectorsFor(projection.name)) {
+    info.add_projectors(projector->name);
+    for (const std::string& c : projector->categories) {
+      if (std::find(categories.begin(), categories.end(), c) == categories.end()) {
+        categories.push_back(c);
+      }
+    }
+  }
+  for (const std::string& c : categories) info.add_categories(c);
+  return info;
+}
+
+void LogJobFinished(const Job& job) {
+  pb::JobInfo info = job.Info();
+  int64_t dispatched = 0;
+  int64_t skipped = 0;
+  int failed = 0;
+  for (const pb::RebuildResult& r : info.results()) {
+    dispatched += r.events_dispatched();
+    skipped += r.events_skipped();
+    failed += r.success() ? 0 : 1;
+  }
+  nlohmann::json fields = {
+      {"job", info.job_id()},
+      {"peer", info.peer()},
+      {"requested_by", info.requested_by()},
+      {"domain", info.domain()},
+      {"projection", info.all() ? std::string("*all*") : info.projection()},
+      {"strategy", StrategyName(info.strategy())},
+      {"force", job.spec().force},
+      {"outcome", StateName(info.state())},
+      {"projections", info.results_size()},
+      {"failed_projections", failed},
+      {"events_dispatched", dispatched},
+      {"events_skipped", skipped},
+      {"duration_ms", info.finished_unix_ms() - info.started_unix_ms()},
+  };
+  if (!info.error().empty()) fields["error"] = info.error();
+  spdlog::level::level_enum level =
+      info.state() == pb::JOB_STATE_SUCCEEDED ? spdlog::level::info : spdlog::level::warn;
+  LogRecord(level, "rebuild finished", fields);
+}
+
+absl::StatusOr<std::shared_ptr<const domain::Domain>> AdminService::Load(
+    const std::string& spec) const {
+  domain::LoadOptions load_options;
+  load_options.domain_root = options_.domain_root;
+  absl::StatusOr<domain::Domain> loaded =
+      domain::LoadDomain(spec.empty() ? std::string(".") : spec, load_options);
+  if (!loaded.ok()) return loaded.status();
+  return std::make_shared<const domain::Domain>(std::move(*loaded));
+}
+
+grpc::Status AdminService::Follow(grpc::ServerContext* context, Job& job,
+                                  grpc::ServerWriter<pb::RebuildEvent>* writer, bool detach) {
+  size_t cursor = 0;
+  std::vector<pb::RebuildEvent> batch;
+  while (true) {
+    batch.clear();
+    bool finished = job.ReadEvents(&cursor, &batch, std::chrono::milliseconds(200));
+    for (const pb::RebuildEvent& event : batch) {
+      if (!writer->Write(event)) {
+        // The client went away; the job keeps running (it can be watched again).
+        return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+      }
+      if (detach && event.has_started()) return grpc::Status::OK;
+    }
+    if (finished) return ToGrpcStatus(job.final_status());
+    if (context->IsCancelled()) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+    }
+  }
+}
+
+grpc::Status AdminService::StartAndFollow(grpc::ServerContext* context, JobSpec spec,
+                                          grpc::ServerWriter<pb::RebuildEvent>* writer,
+                                          bool detach) {
+  spec.peer = context->peer();
+  spec.requested_by = RequestedBy(context);
+  nlohmann::json fields = {
+      {"peer", spec.peer},
+      {"requested_by", spec.requested_by},
+      {"domain", spec.domain},
+      {"projection", spec.all ? std::string("*all*") : spec.projection},
+      {"strategy", StrategyName(spec.strategy)},
+      {"batch_size", spec.batch_size},
+      {"force", spec.force},
+      {"detach", detach},
+  };
+  absl::StatusOr<std::shared_ptr<Job>> job = registry_->Start(std::move(spec));
+  if (!job.ok()) {
+    fields["error"] = std::string(job.status().message());
+    LogRecord(spdlog::level::warn, "rebuild refused", fields);
+    return ToGrpcStatus(job.status());
+  }
+  fields["job"] = (*job)->id();
+  LogRecord(spdlog::level::info, "rebuild started", fields);
+  return Follow(context, **job, writer, detach);
+}
+
+grpc::Status AdminService::RebuildProjection(grpc::ServerContext* context,
+                                             const pb::RebuildProjectionRequest* request,
+                                             grpc::ServerWriter<pb::RebuildEvent>* writer) {
+  if (request->projection().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "projection must be given");
+  }
+  JobSpec spec;
+  absl::Status status = ApplyOptions(request->options(), &spec);
+  if (!status.ok()) return ToGrpcStatus(status);
+  absl::StatusOr<std::shared_ptr<const domain::Domain>> domain = Load(spec.domain);
+  if (!domain.ok()) return ToGrpcStatus(domain.status());
+  if ((*domain)->FindProjection(request->projection()) == nullptr) {
+    return ToGrpcStatus(
+        absl::NotFoundError(absl::StrCat("Projection '", request->projection(), "' not found")));
+  }
+  spec.all = false;
+  spec.projection = request->projection();
+  spec.projections = {request->projection()};
+  spec.lock_keys = {absl::StrCat((*domain)->source_file, "#", request->projection())};
+  spec.loaded_domain = *domain;
+  return StartAndFollow(context, std::move(spec), writer, request->options().detach());
+}
+
+grpc::Status AdminService::RebuildAll(grpc::ServerContext* context,
+                                      const pb::RebuildAllRequest* request,
+                                      grpc::ServerWriter<pb::RebuildEvent>* writer) {
+  JobSpec spec;
+  absl::Status status = ApplyOptions(request->options(), &spec);
+  if (!status.ok()) return ToGrpcStatus(status);
+  absl::StatusOr<std::shared_ptr<const domain::Domain>> domain = Load(spec.domain);
+  if (!domain.ok()) return ToGrpcStatus(domain.status());
+  spec.all = true;
+  for (const domain::Projection& p : (*domain)->projections) {
+    spec.projections.push_back(p.name);
+    spec.lock_keys.push_back(absl::StrCat((*domain)->source_file, "#", p.name));
+  }
+  spec.loaded_domain = *domain;
+  return StartAndFollow(context, std::move(spec), writer, request->options().detach());
+}
+
+grpc::Status AdminService::ListProjections(grpc::ServerContext*,
+                                           const pb::ListProjectionsRequest* request,
+                                           pb::ListProjectionsResponse* response) {
+  absl::StatusOr<std::shared_ptr<const domain::Domain>> domain = Load(request->domain());
+  if (!domain.ok()) return ToGrpcStatus(domain.status());
+  for (const domain::Projection& p : (*domain)->projections) {
+    *response->add_projections() = DescribeProjection(**domain, p);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ListRebuilds(grpc::ServerContext*,
+                                        const pb::ListRebuildsRequest* request,
+                                        pb::ListRebuildsResponse* response) {
+  for (pb::JobInfo& info : registry_->List(request->running_only())) {
+    *response->add_jobs() = std::move(info);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::WatchRebuild(grpc::ServerContext* context,
+                                        const pb::WatchRebuildRequest* request,
+                                        grpc::ServerWriter<pb::RebuildEvent>* writer) {
+  absl::StatusOr<std::shared_ptr<Job>> job = registry_->Find(request->job_id());
+  if (!job.ok()) return ToGrpcStatus(job.status());
+  return Follow(context, **job, writer, /*detach=*/false);
+}
+
+grpc::Status AdminService::CancelRebuild(grpc::ServerContext* context,
+                                         const pb::CancelRebuildRequest* request,
+                                         pb::CancelRebuildResponse* response) {
+  std::chrono::milliseconds wait = options_.cancel_wait;
+  auto deadline = context->deadline();
+  if (deadline != std::chrono::system_clock::time_point::max()) {
+    wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                 std::chrono::system_clock::now());
+    if (wait.count() < 0) wait = std::chrono::milliseconds(0);
+  }
+  LogRecord(spdlog::level::info, "rebuild cancel requested",
+            {{"job", request->job_id()},
+             {"peer", context->peer()},
+             {"requested_by", RequestedBy(context)}});
+  absl::StatusOr<pb::JobInfo> info = registry_->Cancel(request->job_id(), wait);
+  if (!info.ok()) return ToGrpcStatus(info.status());
+  *response->mutable_job() = std::move(*info);
+  return grpc::Status::OK;
+}
+
+}  // namespace protean_admin::service

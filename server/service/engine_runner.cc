@@ -1,0 +1,176 @@
+#include "server/service/engine_runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace protean_admin::service {
+
+pb::RebuildResult ToProto(const rebuild::RebuildResult& result) {
+  pb::RebuildResult out;
+  out.set_projection_name(result.projection_name);
+  out.set_projectors_processed(result.projectors_processed);
+  out.set_categories_processed(result.categories_processed);
+  out.set_events_dispatched(result.events_dispatched);
+  out.set_events_skipped(result.events_skipped);
+  for (const std::string& e : result.errors) out.add_errors(e);
+  out.set_success(result.success());
+  out.set_partial(result.partial);
+  out.set_duration_ms(result.duration_ms);
+  return out;
+}
+
+pb::Phase ToProto(rebuild::Phase phase) {
+  switch (phase) {
+    case rebuild::Phase::kPlanning:
+      return pb::PHASE_PLANNING;
+    case rebuild::Phase::kGuard:
+      return pb::PHASE_GUARD;
+    case rebuild::Phase::kSnapshot:
+      return pb::PHASE_SNAPSHOT;
+    case rebuild::Phase::kTruncate:
+      return pb::PHASE_TRUNCATE;
+    case rebuild::Phase::kReplay:
+      return pb::PHASE_REPLAY;
+    case rebuild::Phase::kHandOff:
+      return pb::PHASE_HAND_OFF;
+    case rebuild::Phase::kCommit:
+      return pb::PHASE_COMMIT;
+    case rebuild::Phase::kDone:
+      return pb::PHASE_DONE;
+  }
+  return pb::PHASE_UNSPECIFIED;
+}
+
+rebuild::Strategy FromProto(pb::Strategy strategy) {
+  return strategy == pb::STRATEGY_INPLACE ? rebuild::Strategy::kInplace
+                                          : rebuild::Strategy::kAtomic;
+}
+
+pb::RebuildEvent ProgressTranslator::Translate(const rebuild::ProgressEvent& event,
+                                               Clock::time_point now) {
+  pb::RebuildEvent out;
+  switch (event.kind) {
+    case rebuild::ProgressEvent::Kind::kPhase: {
+      if (event.phase == rebuild::Phase::kReplay) replay_started_[event.projection] = now;
+      out.mutable_phase()->set_projection(event.projection);
+      out.mutable_phase()->set_phase(ToProto(event.phase));
+      break;
+    }
+    case rebuild::ProgressEvent::Kind::kProgress: {
+      auto it = replay_started_.find(event.projection);
+      if (it == replay_started_.end()) {
+        it = replay_started_.emplace(event.projection, now).first;
+      }
+      double seconds = std::chrono::duration<double>(now - it->second).count();
+      double rate = seconds > 0 ? static_cast<double>(event.processed) / seconds : 0;
+      double eta = -1;
+      if (rate > 0 && event.total >= event.processed) {
+        eta = static_cast<double>(event.total - event.processed) / rate;
+      }
+      pb::Progress* p = out.mutable_progress();
+      p->set_projection(event.projection);
+      p->set_projector(event.projector);
+      p->set_processed(event.processed);
+      p->set_total(event.total);
+      p->set_skipped(event.skipped);
+      p->set_events_per_second(rate);
+      p->set_eta_seconds(eta);
+      break;
+    }
+    case rebuild::ProgressEvent::Kind::kWarning:
+      out.mutable_warning()->set_projection(event.projection);
+      out.mutable_warning()->set_message(event.message);
+      break;
+  }
+  return out;
+}
+
+namespace {
+
+rebuild::RebuildOptions EngineOptions(const JobSpec& spec, JobContext& context,
+                                      std::shared_ptr<const EventServerGuard> guard,
+                                      std::shared_ptr<ProgressTranslator> translator) {
+  rebuild::RebuildOptions options;
+  options.batch_size = spec.batch_size;
+  options.strategy = FromProto(spec.strategy);
+  options.hand_off = spec.hand_off;
+  options.cancel = &context.cancel_token();
+  const bool force = spec.force;
+  const std::string job_id = context.job_id();
+  options.guard = [guard, force, job_id, &context](const domain::Domain& domain,
+                                                   const domain::Projection& projection) {
+    if (force) {
+      spdlog::warn(
+          "job {}: --force: NOT checking whether the Protean event server is running before "
+          "truncating projection '{}' (health {}:{})",
+          job_id, projection.name, domain.health.host, domain.health.port);
+      pb::RebuildEvent warning;
+      warning.mutable_warning()->set_projection(projection.name);
+      warning.mutable_warning()->set_message(
+          "--force: the event-server guard was skipped; make sure the Protean server is "
+          "stopped");
+      context.Emit(std::move(warning));
+      return absl::OkStatus();
+    }
+    if (guard == nullptr) return absl::OkStatus();
+    return guard->Check(domain);
+  };
+  options.on_progress = [translator, &context](const rebuild::ProgressEvent& event) {
+    context.Emit(translator->Translate(event, ProgressTranslator::Clock::now()));
+  };
+  return options;
+}
+
+}  // namespace
+
+Runner MakeEngineRunner(std::shared_ptr<const EventServerGuard> guard) {
+  return [guard](const JobSpec& spec, JobContext& context) -> absl::Status {
+    if (spec.loaded_domain == nullptr) return absl::InternalError("job without a domain");
+    const domain::Domain& domain = *spec.loaded_domain;
+    auto translator = std::make_shared<ProgressTranslator>();
+    rebuild::RebuildOptions options = EngineOptions(spec, context, guard, translator);
+    if (!spec.all) {
+      absl::StatusOr<rebuild::RebuildResult> result =
+          rebuild::RebuildProjection(domain, spec.projection, options);
+      if (!result.ok()) return result.status();
+      context.AddResult(ToProto(*result));
+      return absl::OkStatus();
+    }
+    pb::Summary summary;
+    bool success = true;
+    for (const domain::Projection& projection : domain.projections) {
+      if (context.cancelled()) return absl::CancelledError("Rebuild cancelled");
+      absl::StatusOr<rebuild::RebuildResult> result =
+          rebuild::RebuildProjection(domain, projection.name, options);
+      pb::RebuildResult out;
+      if (result.ok()) {
+        out = ToProto(*result);
+      } else if (result.status().code() == absl::StatusCode::kCancelled ||
+                 result.status().code() == absl::StatusCode::kInvalidArgument) {
+        return result.status();
+      } else {
+        out.set_projection_name(projection.name);
+        out.add_errors(std::string(result.status().message()));
+        out.set_success(false);
+      }
+      summary.set_projections(summary.projections() + 1);
+      if (out.success()) {
+        summary.set_total_events(summary.total_events() + out.events_dispatched());
+      } else {
+        success = false;
+      }
+      context.AddResult(out);
+    }
+    summary.set_success(success);
+    pb::RebuildEvent event;
+    *event.mutable_summary() = summary;
+    context.Emit(std::move(event));
+    return absl::OkStatus();
+  };
+}
+
+}  // namespace protean_admin::service

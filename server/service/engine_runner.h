@@ -1,0 +1,43 @@
+#ifndef PROTEAN_ADMIN_SERVER_SERVICE_ENGINE_RUNNER_H_
+#define PROTEAN_ADMIN_SERVER_SERVICE_ENGINE_RUNNER_H_
+
+// The Runner that puts the rebuild engine (server/rebuild/rebuild.h) behind a job: the
+// event-server guard as options.guard (skipped, loudly, with force), engine progress turned
+// into RebuildEvents (rate and ETA computed here), results recorded per projection.
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "server/rebuild/rebuild.h"
+#include "server/service/job_registry.h"
+#include "server/service/server_guard.h"
+
+namespace protean_admin::service {
+
+// rebuild:: <-> pb conversions.
+pb::RebuildResult ToProto(const rebuild::RebuildResult& result);
+pb::Phase ToProto(rebuild::Phase phase);
+rebuild::Strategy FromProto(pb::Strategy strategy);
+
+// Turns engine progress events into RebuildEvents for one job (rate and ETA from the time
+// the projection's replay started).
+class ProgressTranslator {
+ public:
+  using Clock = std::chrono::steady_clock;
+  pb::RebuildEvent Translate(const rebuild::ProgressEvent& event, Clock::time_point now);
+
+ private:
+  std::map<std::string, Clock::time_point> replay_started_;
+};
+
+// A rebuild of all runs RebuildProjection for each projection of the domain in declaration
+// order (so each result is streamed as soon as it exists), with the semantics of
+// RebuildAllProjections: InvalidArgument and Cancelled end the run; any other status becomes
+// that projection's result with the status message as its error.
+Runner MakeEngineRunner(std::shared_ptr<const EventServerGuard> guard);
+
+}  // namespace protean_admin::service
+
+#endif  // PROTEAN_ADMIN_SERVER_SERVICE_ENGINE_RUNNER_H_

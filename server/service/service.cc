@@ -1,1 +1,0 @@
-// The gRPC service lands with the daemon issue.

@@ -1,0 +1,632 @@
+// protean-admind and protean-admin end to end: the real daemon on a free port, the real CLI,
+// a scratch PostgreSQL database per test (tests/harness). Every row of the output and error
+// table of protean-reference.md §6, the event-server guard, cancel with rollback, a dropped
+// client, concurrent rebuilds, SIGTERM during a rebuild, reflection and health.
+
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <chrono>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "health_v1.grpc.pb.h"
+#include "nlohmann/json.hpp"
+#include "reflection_v1alpha.grpc.pb.h"
+#include "storage/pg_connection.h"
+#include "tests/e2e/e2e_support.h"
+#include "tests/harness/test_services.h"
+
+#ifndef PROTEAN_ADMIND_BINARY
+#error "PROTEAN_ADMIND_BINARY must be defined by the build"
+#endif
+
+namespace protean_admin::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// Protean's "Test" domain (protean-reference.md §7) in domain.toml form (DESIGN.md §3).
+std::string TestDomainToml(const std::string& uri, int health_port, const std::string& extra = "") {
+  return absl::StrReplaceAll(
+      R"toml(
+[domain]
+name = "Test"
+
+[event_store]
+provider = "message_db"
+database_uri = "@URI@"
+
+[databases.default]
+provider = "postgresql"
+database_uri = "@URI@"
+
+[server.health]
+host = "127.0.0.1"
+port = @HEALTH@
+
+[aggregates.User]
+[aggregates.Transaction]
+
+[events.Registered]
+aggregate = "User"
+[events.Transacted]
+aggregate = "Transaction"
+[events.ProfileUpdated]
+aggregate = "User"
+
+[projections.Balances]
+key = "user_id"
+columns = { user_id = "varchar(255)", name = "varchar(255)", balance = "double precision" }
+
+[projections.UserDirectory]
+key = "user_id"
+columns = { user_id = "varchar(255)", email = "varchar(255)", name = "varchar(255)" }
+
+[projectors.TransactionProjector]
+projector_for = "Balances"
+aggregates = ["Transaction", "User"]
+
+[projectors.TransactionProjector.on.Registered]
+key = ":user_id"
+set = { name = ":name", balance = 0 }
+
+[projectors.TransactionProjector.on.Transacted]
+key = ":user_id"
+insert = { name = "", balance = ":amount" }
+increment = { balance = ":amount" }
+@EXTRA@)toml",
+      {{"@URI@", uri}, {"@HEALTH@", std::to_string(health_port)}, {"@EXTRA@", extra}});
+}
+
+const char kUserDirectoryProjector[] = R"toml(
+[projectors.UserDirectoryProjector]
+projector_for = "UserDirectory"
+aggregates = ["User"]
+
+[projectors.UserDirectoryProjector.on.Registered]
+sql = "INSERT INTO user_directory (user_id, email, name) VALUES (:user_id, :email, :name) ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, name = EXCLUDED.name"
+)toml";
+
+class DaemonCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto services = testing::LoadTestServices();
+    ASSERT_TRUE(services.ok()) << services.status();
+    auto uri = testing::CreateScratchDatabase(*services, "e2e");
+    ASSERT_TRUE(uri.ok()) << uri.status();
+    uri_ = *uri;
+    auto conn = storage::PgConnection::Connect(uri_);
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    conn_.emplace(std::move(*conn));
+    health_port_ = FreePort();  // nobody listens: the event server is stopped
+    root_.Write("domain.toml", TestDomainToml(uri_, health_port_, kUserDirectoryProjector));
+    StartDaemon();
+  }
+
+  void TearDown() override {
+    if (daemon_ != nullptr && daemon_->running()) {
+      daemon_->Signal(SIGTERM);
+      daemon_->Wait(20s);
+    }
+    daemon_.reset();
+  }
+
+  void StartDaemon(std::vector<std::string> extra_args = {}) {
+    port_ = FreePort();
+    server_ = absl::StrCat("127.0.0.1:", port_);
+    std::vector<std::string> argv = {PROTEAN_ADMIND_BINARY,
+                                     "--listen",
+                                     server_,
+                                     "--domain-root",
+                                     root_.path(),
+                                     "--shutdown-deadline",
+                                     "15",
+                                     "--probe-timeout-ms",
+                                     "500"};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    daemon_ = std::make_unique<Process>(argv, std::map<std::string, std::string>{}, logs_.path());
+    auto channel = grpc::CreateChannel(server_, grpc::InsecureChannelCredentials());
+    ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() + 20s))
+        << "daemon did not come up: " << daemon_->Stderr();
+  }
+
+  // Runs the CLI to its end. --server goes after the subcommand, as users write it.
+  CliRun Cli(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+    std::unique_ptr<Process> p = SpawnCli(std::move(args), std::move(env));
+    CliRun run;
+    run.exit_code = p->Wait(120s);
+    run.out = p->Stdout();
+    run.err = p->Stderr();
+    return run;
+  }
+
+  std::unique_ptr<Process> SpawnCli(std::vector<std::string> args,
+                                    std::map<std::string, std::string> env = {}) {
+    std::vector<std::string> argv = {PROTEAN_ADMIN_CLI_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    bool has_server = false;
+    for (const std::string& a : args) has_server |= a.rfind("--server", 0) == 0;
+    if (!has_server && env.count("PROTEAN_ADMIN_SERVER") == 0) {
+      argv.push_back("--server=" + server_);
+    }
+    env.emplace("PROTEAN_ADMIN_SERVER", "");
+    env.emplace("PROTEAN_DOMAIN", "");
+    return std::make_unique<Process>(argv, env, logs_.path());
+  }
+
+  void Write(const std::string& stream, const std::string& type, const std::string& data) {
+    auto written = testing::WriteMessage(*conn_, stream, type, data);
+    ASSERT_TRUE(written.ok()) << written.status();
+  }
+
+  // users registrations and `transactions` transactions of 1.0, in one statement each.
+  void WriteBigHistory(int users, int transactions) {
+    auto r1 = conn_->Exec(absl::StrCat(
+        "INSERT INTO message_store.messages (stream_name, position, type, data, metadata) "
+        "SELECT 'test::user-u' || g, 0, 'Test.Registered.v1', "
+        "jsonb_build_object('user_id', 'u' || g, 'email', 'u' || g || '@x', 'name', 'U' || g), "
+        "'{}'::jsonb FROM generate_series(0, ",
+        users - 1, ") g"));
+    ASSERT_TRUE(r1.ok()) << r1.status();
+    auto r2 = conn_->Exec(absl::StrCat(
+        "INSERT INTO message_store.messages (stream_name, position, type, data, metadata) "
+        "SELECT 'test::transaction-t' || (g % 1000), g / 1000, 'Test.Transacted.v1', "
+        "jsonb_build_object('user_id', 'u' || (g % ",
+        users, "), 'amount', 1.0), '{}'::jsonb FROM generate_series(0, ", transactions - 1, ") g"));
+    ASSERT_TRUE(r2.ok()) << r2.status();
+  }
+
+  std::string Query(const std::string& sql) {
+    auto r = conn_->Exec(sql);
+    if (!r.ok() || r->rows() != 1) return "<error: " + std::string(r.status().message()) + ">";
+    return std::string(r->Get(0, 0));
+  }
+
+  std::string BalancesFingerprint() {
+    return Query("SELECT count(*) || '/' || coalesce(sum(balance), 0) FROM balances");
+  }
+
+  // Waits until the daemon lists a running job; returns its id.
+  std::string WaitForRunningJob() {
+    for (int i = 0; i < 400; ++i) {
+      CliRun jobs = Cli({"jobs", "--running", "--json"});
+      if (jobs.exit_code == 0 && !jobs.out.empty()) {
+        auto j = nlohmann::json::parse(Lines(jobs.out).front());
+        return j["job_id"];
+      }
+      std::this_thread::sleep_for(25ms);
+    }
+    return "";
+  }
+
+  // Waits until the job reports replay progress (processed > 0).
+  bool WaitForReplay(const std::string& job_id) {
+    for (int i = 0; i < 400; ++i) {
+      CliRun jobs = Cli({"jobs", "--json"});
+      for (const std::string& line : Lines(jobs.out)) {
+        auto j = nlohmann::json::parse(line);
+        if (j["job_id"] == job_id && j["processed"].get<int64_t>() > 0) return true;
+      }
+      std::this_thread::sleep_for(25ms);
+    }
+    return false;
+  }
+
+  TempDir root_;
+  TempDir logs_;
+  std::string uri_;
+  std::optional<storage::PgConnection> conn_;
+  int health_port_ = 0;
+  int port_ = 0;
+  std::string server_;
+  std::unique_ptr<Process> daemon_;
+};
+
+// ---- The output table (protean-reference.md §6) ----
+
+TEST_F(DaemonCliTest, SingleProjection) {
+  Write("test::user-1", "Test.Registered.v1",
+        R"({"user_id": "1", "email": "john@x", "name": "John"})");
+  Write("test::transaction-9", "Test.Transacted.v1", R"({"user_id": "1", "amount": 100.0})");
+  Write("test::transaction-9", "Test.Transacted.v1", R"({"user_id": "1", "amount": 5.5})");
+  Write("test::user-1", "Test.ProfileUpdated.v1", R"({"user_id": "1", "new_name": "J"})");
+  CliRun run = Cli({"rebuild", "--domain=.", "--projection=Balances"});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_EQ(run.out,
+            "Rebuilt projection 'Balances': 4 events processed through 1 projector(s) across 2 "
+            "category/categories.\n");
+  EXPECT_EQ(Query("SELECT balance FROM balances WHERE user_id = '1'"), "105.5");
+  // Progress went to stderr, not stdout (plain lines: stderr is not a terminal).
+  EXPECT_THAT(run.err, HasSubstr("started"));
+  // The daemon logged who asked, what, the outcome, counts and duration.
+  std::string log = daemon_->Stderr();
+  EXPECT_THAT(log, HasSubstr("rebuild started"));
+  EXPECT_THAT(log, HasSubstr("rebuild finished"));
+  EXPECT_THAT(log, HasSubstr("peer=ipv4:127.0.0.1:"));
+  EXPECT_THAT(log, HasSubstr("requested_by="));
+  EXPECT_THAT(log, HasSubstr("projection=Balances"));
+  EXPECT_THAT(log, HasSubstr("outcome=succeeded"));
+  EXPECT_THAT(log, HasSubstr("events_dispatched=4"));
+  EXPECT_THAT(log, HasSubstr("duration_ms="));
+}
+
+TEST_F(DaemonCliTest, JsonLogs) {
+  daemon_->Signal(SIGTERM);
+  ASSERT_EQ(daemon_->Wait(20s), 0);
+  StartDaemon({"--log-format", "json"});
+  Write("test::user-1", "Test.Registered.v1",
+        R"({"user_id": "1", "email": "john@x", "name": "John"})");
+  ASSERT_EQ(Cli({"rebuild", "--projection=Balances"}).exit_code, 0);
+  daemon_->Signal(SIGTERM);
+  ASSERT_EQ(daemon_->Wait(20s), 0);
+  bool saw_finished = false;
+  for (const std::string& line : Lines(daemon_->Stderr())) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << "not JSON: " << line;
+    EXPECT_TRUE(j.contains("time") && j.contains("level") && j.contains("msg")) << line;
+    if (j["msg"] == "rebuild finished") {
+      saw_finished = true;
+      EXPECT_EQ(j["outcome"], "succeeded");
+      EXPECT_EQ(j["events_dispatched"], 1);
+      EXPECT_EQ(j["projection"], "Balances");
+    }
+  }
+  EXPECT_TRUE(saw_finished) << daemon_->Stderr();
+}
+
+TEST_F(DaemonCliTest, PgApplicationProbe) {
+  daemon_->Signal(SIGTERM);
+  ASSERT_EQ(daemon_->Wait(20s), 0);
+  StartDaemon({"--pg-application-probe", "protean-server"});
+  ASSERT_EQ(Cli({"rebuild", "--projection=Balances"}).exit_code, 0);  // nobody connected
+  auto server = storage::PgConnection::Connect(uri_ + "?application_name=protean-server");
+  ASSERT_TRUE(server.ok()) << server.status();
+  CliRun refused = Cli({"rebuild", "--projection=Balances"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_EQ(refused.out,
+            "Error: Refusing to rebuild: the Protean event server appears to be running (1 "
+            "connection(s) to the event store with pg_stat_activity application_name "
+            "'protean-server'). Stop it or pass --force.\n");
+}
+
+TEST_F(DaemonCliTest, SingleProjectionWithSkippedEvents) {
+  Write("test::user-1", "Test.Registered.v1",
+        R"({"user_id": "1", "email": "john@x", "name": "John"})");
+  Write("test::user-1", "Test.Unknown.v1", R"({"user_id": "1"})");
+  Write("test::user-1", "Test.Registered.v7", R"({"user_id": "1"})");
+  CliRun run = Cli({"rebuild", "--projection=Balances", "--strategy=inplace", "--batch-size=1"});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_EQ(run.out,
+            "Rebuilt projection 'Balances': 1 events processed through 1 projector(s) across 2 "
+            "category/categories.\n  (2 events skipped)\n");
+}
+
+TEST_F(DaemonCliTest, AllProjections) {
+  Write("test::user-1", "Test.Registered.v1",
+        R"({"user_id": "1", "email": "john@x", "name": "John"})");
+  Write("test::transaction-9", "Test.Transacted.v1", R"({"user_id": "1", "amount": 50.0})");
+  CliRun run = Cli({"rebuild"});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_EQ(run.out,
+            "  Balances: 2 events processed\n"
+            "  UserDirectory: 1 events processed\n"
+            "Rebuilt 2 projection(s), 3 total events processed.\n");
+  EXPECT_EQ(Query("SELECT email FROM user_directory WHERE user_id = '1'"), "john@x");
+}
+
+TEST_F(DaemonCliTest, AllProjectionsWithOneFailingExitsOne) {
+  root_.Write("broken/domain.toml",
+              TestDomainToml(uri_, health_port_, "\n[projections.Broken]\nkey = \"id\"\n"));
+  Write("test::user-1", "Test.Registered.v1",
+        R"({"user_id": "1", "email": "john@x", "name": "John"})");
+  CliRun run = Cli({"rebuild", "--domain=broken"});
+  EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
+  EXPECT_EQ(run.out,
+            "  Balances: 1 events processed\n"
+            "  UserDirectory: ERROR - No projectors found for projection `UserDirectory`\n"
+            "  Broken: ERROR - No projectors found for projection `Broken`\n"
+            "Rebuilt 3 projection(s), 1 total events processed.\n");
+}
+
+TEST_F(DaemonCliTest, NoProjections) {
+  root_.Write(
+      "empty/domain.toml",
+      absl::StrCat("[domain]\nname = \"Empty\"\n[event_store]\nprovider = \"message_db\"\n"
+                   "database_uri = \"",
+                   uri_, "\"\n[server.health]\nhost = \"127.0.0.1\"\nport = ", health_port_, "\n"));
+  CliRun run = Cli({"rebuild", "--domain=empty"});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_EQ(run.out, "No projections found in domain.\n");
+}
+
+TEST_F(DaemonCliTest, ProjectionNotFound) {
+  CliRun run = Cli({"rebuild", "--projection=NonExistent"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.out, "Error: Projection 'NonExistent' not found in domain.\n");
+}
+
+TEST_F(DaemonCliTest, NoProjectors) {
+  root_.Write("noprojectors/domain.toml", TestDomainToml(uri_, health_port_));
+  CliRun run = Cli({"rebuild", "--domain=noprojectors", "--projection=UserDirectory"});
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_EQ(run.out, "Error: No projectors found for projection `UserDirectory`\n");
+}
+
+TEST_F(DaemonCliTest, DomainLoadErrors) {
+  root_.Write("bad/domain.toml", "[domain]\nname = \"X\"\nbogus_key = 1\n");
+  CliRun bad = Cli({"rebuild", "--domain=bad", "--projection=Balances"});
+  EXPECT_EQ(bad.exit_code, 1);
+  ASSERT_EQ(Lines(bad.out).size(), 1u) << bad.out;
+  EXPECT_THAT(bad.out, StartsWith("Error loading Protean domain: "));
+  EXPECT_THAT(bad.out, HasSubstr("bogus_key"));
+
+  CliRun missing = Cli({"rebuild", "--domain=nowhere"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.out, StartsWith("Error loading Protean domain: "));
+
+  CliRun escape = Cli({"projections", "--domain=../.."});
+  EXPECT_EQ(escape.exit_code, 1);
+  EXPECT_THAT(escape.out, StartsWith("Error loading Protean domain: "));
+}
+
+TEST_F(DaemonCliTest, ProteanDomainEnvironmentWins) {
+  root_.Write("empty/domain.toml", absl::StrCat("[domain]\nname = \"Empty\"\n[event_store]\n"
+                                                "provider = \"message_db\"\ndatabase_uri = \"",
+                                                uri_, "\"\n"));
+  CliRun run = Cli({"rebuild", "--domain=."}, {{"PROTEAN_DOMAIN", "empty"}});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_EQ(run.out, "No projections found in domain.\n");
+}
+
+TEST_F(DaemonCliTest, ServerFromEnvironment) {
+  CliRun run = Cli({"projections"}, {{"PROTEAN_ADMIN_SERVER", server_}});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("Balances"));
+  EXPECT_THAT(run.out, HasSubstr("TransactionProjector"));
+  EXPECT_THAT(run.out, HasSubstr("test::transaction,test::user"));
+}
+
+TEST_F(DaemonCliTest, JsonLines) {
+  Write("test::user-1", "Test.Registered.v1",
+        R"({"user_id": "1", "email": "john@x", "name": "John"})");
+  CliRun run = Cli({"rebuild", "--projection=Balances", "--json"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  std::vector<std::string> lines = Lines(run.out);
+  ASSERT_GE(lines.size(), 2u);
+  auto first = nlohmann::json::parse(lines.front());
+  auto last = nlohmann::json::parse(lines.back());
+  EXPECT_EQ(first["type"], "started");
+  EXPECT_EQ(last["type"], "result");
+  EXPECT_EQ(last["result"]["events_dispatched"], 1);
+  bool saw_phase = false;
+  for (const std::string& l : lines) saw_phase |= nlohmann::json::parse(l)["type"] == "phase";
+  EXPECT_TRUE(saw_phase);
+}
+
+// ---- Exit codes 2 and 3 ----
+
+TEST_F(DaemonCliTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(Cli({"rebuild", "--strategy=sideways"}).exit_code, 2);
+  EXPECT_EQ(Cli({"rebuild", "--batch-size=0"}).exit_code, 2);
+  EXPECT_EQ(Cli({"frobnicate"}).exit_code, 2);
+  EXPECT_EQ(Cli({"watch"}).exit_code, 2);
+}
+
+TEST_F(DaemonCliTest, UnreachableDaemonExitsThree) {
+  std::string nowhere = absl::StrCat("127.0.0.1:", FreePort());
+  CliRun run = Cli({"rebuild", "--server=" + nowhere});
+  EXPECT_EQ(run.exit_code, 3);
+  EXPECT_THAT(run.err, HasSubstr("cannot reach protean-admind at " + nowhere));
+  EXPECT_EQ(Cli({"jobs"}, {{"PROTEAN_ADMIN_SERVER", nowhere}}).exit_code, 3);
+}
+
+// ---- The event-server guard (DESIGN.md §6) ----
+
+TEST_F(DaemonCliTest, GuardRefusesWhileTheEventServerAnswersAndForceOverrides) {
+  Write("test::user-1", "Test.Registered.v1",
+        R"({"user_id": "1", "email": "john@x", "name": "John"})");
+  ASSERT_EQ(Cli({"rebuild", "--projection=Balances"}).exit_code, 0);  // none -> allowed
+  HealthServer protean(health_port_, "HTTP/1.1 200 OK");
+  Write("test::user-2", "Test.Registered.v1",
+        R"({"user_id": "2", "email": "jane@x", "name": "Jane"})");
+  CliRun refused = Cli({"rebuild", "--projection=Balances"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_EQ(refused.out,
+            absl::StrCat("Error: Refusing to rebuild: the Protean event server appears to be "
+                         "running (GET http://127.0.0.1:",
+                         health_port_, "/livez answered 200). Stop it or pass --force.\n"));
+  EXPECT_GE(protean.requests(), 1);
+  EXPECT_EQ(Query("SELECT count(*) FROM balances"), "1");  // untouched
+
+  CliRun forced = Cli({"rebuild", "--projection=Balances", "--force"});
+  EXPECT_EQ(forced.exit_code, 0) << forced.out << forced.err;
+  EXPECT_EQ(Query("SELECT count(*) FROM balances"), "2");
+  EXPECT_THAT(forced.err, HasSubstr("guard was skipped"));
+  EXPECT_THAT(daemon_->Stderr(), HasSubstr("--force"));
+}
+
+TEST_F(DaemonCliTest, ExtraHealthProbe) {
+  daemon_->Signal(SIGTERM);
+  ASSERT_EQ(daemon_->Wait(20s), 0);
+  int extra_port = FreePort();
+  HealthServer other(extra_port, "HTTP/1.1 200 OK");
+  StartDaemon({"--health-probe", absl::StrCat("http://127.0.0.1:", extra_port, "/readyz")});
+  CliRun refused = Cli({"rebuild", "--projection=Balances"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.out, HasSubstr("/readyz answered 200"));
+}
+
+// ---- Jobs: cancel, dropped client, concurrency, shutdown ----
+
+class SlowDaemonCliTest : public DaemonCliTest {
+ protected:
+  void SetUp() override {
+    DaemonCliTest::SetUp();
+    if (HasFatalFailure()) return;
+    WriteBigHistory(1000, kTransactions);
+    // A first full rebuild: the "old" projection that a cancelled rebuild must leave intact.
+    auto started = std::chrono::steady_clock::now();
+    CliRun first = Cli({"rebuild", "--projection=Balances"});
+    ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+    full_rebuild_ = std::chrono::steady_clock::now() - started;
+    old_ = BalancesFingerprint();
+    ASSERT_EQ(old_, absl::StrCat("1000/", kTransactions));
+    // More history so that a new rebuild would change the projection.
+    auto more = conn_->Exec(
+        "INSERT INTO message_store.messages (stream_name, position, type, data, metadata) "
+        "SELECT 'test::transaction-extra', g, 'Test.Transacted.v1', "
+        "jsonb_build_object('user_id', 'u1', 'amount', 1.0), '{}'::jsonb "
+        "FROM generate_series(0, 999) g");
+    ASSERT_TRUE(more.ok()) << more.status();
+  }
+
+  static constexpr int kTransactions = 40000;
+  std::chrono::steady_clock::duration full_rebuild_{};
+  std::string old_;
+};
+
+TEST_F(SlowDaemonCliTest, CtrlCCancelsTheJobAndTheOldProjectionStays) {
+  std::cerr << "full rebuild of " << kTransactions + 1000 << " events took "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(full_rebuild_).count()
+            << " ms\n";
+  auto cli = SpawnCli({"rebuild", "--projection=Balances", "--batch-size=20"});
+  std::string job = WaitForRunningJob();
+  ASSERT_FALSE(job.empty());
+  ASSERT_TRUE(WaitForReplay(job));
+  cli->Signal(SIGINT);
+  int code = cli->Wait(60s);
+  EXPECT_EQ(code, 1) << cli->Stdout() << cli->Stderr();
+  EXPECT_THAT(cli->Stderr(), HasSubstr("cancelling job " + job));
+  EXPECT_THAT(cli->Stdout(), StartsWith("Error: "));
+  EXPECT_THAT(cli->Stdout(), HasSubstr("cancelled"));
+  EXPECT_EQ(BalancesFingerprint(), old_);  // rolled back: the old rows are intact
+  CliRun jobs = Cli({"jobs", "--json"});
+  EXPECT_THAT(jobs.out, HasSubstr("\"state\":\"cancelled\""));
+}
+
+TEST_F(SlowDaemonCliTest, CancelCommandOnADetachedJob) {
+  CliRun detached = Cli({"rebuild", "--projection=Balances", "--detach", "--batch-size=20"});
+  ASSERT_EQ(detached.exit_code, 0) << detached.err;
+  std::string job = Lines(detached.out).front();
+  ASSERT_FALSE(job.empty());
+  ASSERT_TRUE(WaitForReplay(job));
+  CliRun cancel = Cli({"cancel", job});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.out << cancel.err;
+  EXPECT_EQ(cancel.out, "Job " + job + " cancelled.\n");
+  EXPECT_EQ(BalancesFingerprint(), old_);
+  // Watching the ended job replays its end.
+  CliRun watch = Cli({"watch", job});
+  EXPECT_EQ(watch.exit_code, 1);
+  EXPECT_THAT(watch.out, HasSubstr("cancelled"));
+  EXPECT_EQ(Cli({"cancel", "no-such-job"}).exit_code, 1);
+}
+
+TEST_F(SlowDaemonCliTest, ADroppedClientsJobCompletesAndCanBeWatched) {
+  auto cli = SpawnCli({"rebuild", "--projection=Balances", "--batch-size=20"});
+  std::string job = WaitForRunningJob();
+  ASSERT_FALSE(job.empty());
+  ASSERT_TRUE(WaitForReplay(job));
+  cli->Signal(SIGKILL);
+  cli->Wait(10s);
+  // The client is gone mid-replay; the job is still running on the daemon.
+  CliRun running = Cli({"jobs", "--running", "--json"});
+  EXPECT_THAT(running.out, HasSubstr(job));
+  CliRun watch = Cli({"watch", job});
+  EXPECT_EQ(watch.exit_code, 0) << watch.out << watch.err;
+  EXPECT_EQ(watch.out, absl::StrCat("Rebuilt projection 'Balances': ", kTransactions + 2000,
+                                    " events processed through 1 projector(s) across 2 "
+                                    "category/categories.\n"));
+  EXPECT_EQ(BalancesFingerprint(), absl::StrCat("1000/", kTransactions + 1000));
+}
+
+TEST_F(SlowDaemonCliTest, ASecondConcurrentRebuildIsRefused) {
+  CliRun detached = Cli({"rebuild", "--projection=Balances", "--detach", "--batch-size=20"});
+  ASSERT_EQ(detached.exit_code, 0) << detached.err;
+  std::string job = Lines(detached.out).front();
+  CliRun second = Cli({"rebuild", "--projection=Balances"});
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_THAT(second.out, HasSubstr("'Balances' is already being rebuilt"));
+  CliRun all = Cli({"rebuild"});
+  EXPECT_EQ(all.exit_code, 1);
+  EXPECT_THAT(all.out, HasSubstr("already being rebuilt"));
+  EXPECT_EQ(Cli({"cancel", job}).exit_code, 0);
+}
+
+TEST_F(SlowDaemonCliTest, SigtermDuringARebuildRollsBackAndExits) {
+  auto cli = SpawnCli({"rebuild", "--projection=Balances", "--batch-size=20"});
+  std::string job = WaitForRunningJob();
+  ASSERT_FALSE(job.empty());
+  ASSERT_TRUE(WaitForReplay(job));
+  auto signalled = std::chrono::steady_clock::now();
+  daemon_->Signal(SIGTERM);
+  EXPECT_EQ(daemon_->Wait(20s), 0) << daemon_->Stderr();
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, 16s);
+  EXPECT_EQ(cli->Wait(20s), 1);
+  EXPECT_THAT(cli->Stdout(), HasSubstr("shutting down"));
+  EXPECT_EQ(BalancesFingerprint(), old_);
+  EXPECT_THAT(daemon_->Stderr(), HasSubstr("interrupted"));
+}
+
+// ---- Reflection and health (what grpcurl and orchestration probes use) ----
+
+TEST_F(DaemonCliTest, ReflectionListsTheServiceAndHealthServes) {
+  auto channel = grpc::CreateChannel(server_, grpc::InsecureChannelCredentials());
+  auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
+  grpc::ClientContext context;
+  auto stream = reflection->ServerReflectionInfo(&context);
+  grpc::reflection::v1alpha::ServerReflectionRequest request;
+  request.set_list_services("");
+  ASSERT_TRUE(stream->Write(request));
+  grpc::reflection::v1alpha::ServerReflectionResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  std::vector<std::string> services;
+  for (const auto& s : response.list_services_response().service()) services.push_back(s.name());
+  EXPECT_THAT(services, ::testing::Contains("protean.admin.v1.ProjectionAdmin"));
+  EXPECT_THAT(services, ::testing::Contains("grpc.health.v1.Health"));
+
+  // The file descriptor of the service is served too (grpcurl describe).
+  request.Clear();
+  request.set_file_containing_symbol("protean.admin.v1.ProjectionAdmin");
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_GT(response.file_descriptor_response().file_descriptor_proto_size(), 0);
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext health_context;
+  grpc::health::v1::HealthCheckRequest check;
+  grpc::health::v1::HealthCheckResponse answer;
+  ASSERT_TRUE(health->Check(&health_context, check, &answer).ok());
+  EXPECT_EQ(answer.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(DaemonCliTest, UnixSocketListener) {
+  std::string socket_path = root_.path() + "/admind.sock";
+  Process daemon(
+      {PROTEAN_ADMIND_BINARY, "--listen", "unix:" + socket_path, "--domain-root", root_.path()}, {},
+      logs_.path());
+  auto channel = grpc::CreateChannel("unix:" + socket_path, grpc::InsecureChannelCredentials());
+  ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() + 20s));
+  CliRun run =
+      Cli({"rebuild", "--projection=Balances"}, {{"PROTEAN_ADMIN_SERVER", "unix:" + socket_path}});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, StartsWith("Rebuilt projection 'Balances': 0 events processed"));
+  daemon.Signal(SIGTERM);
+  EXPECT_EQ(daemon.Wait(20s), 0);
+}
+
+}  // namespace
+}  // namespace protean_admin::e2e

@@ -1,0 +1,299 @@
+// protean-admin's output lines (protean-reference.md §6), progress rendering, JSON lines
+// and argument resolution.
+
+#include "client/output.h"
+
+#include <sstream>
+
+#include "client/commands.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace protean_admin::client {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+pb::RebuildResult Result(const std::string& name, int64_t dispatched, int64_t skipped = 0,
+                         int projectors = 1, int categories = 2) {
+  pb::RebuildResult r;
+  r.set_projection_name(name);
+  r.set_events_dispatched(dispatched);
+  r.set_events_skipped(skipped);
+  r.set_projectors_processed(projectors);
+  r.set_categories_processed(categories);
+  r.set_success(true);
+  return r;
+}
+
+pb::RebuildResult Failed(const std::string& name, const std::string& error) {
+  pb::RebuildResult r;
+  r.set_projection_name(name);
+  r.add_errors(error);
+  r.set_success(false);
+  return r;
+}
+
+TEST(SingleResultLinesTest, Single) {
+  EXPECT_THAT(SingleResultLines(Result("Balances", 42)),
+              ElementsAre("Rebuilt projection 'Balances': 42 events processed through 1 "
+                          "projector(s) across 2 category/categories."));
+}
+
+TEST(SingleResultLinesTest, SingleWithSkips) {
+  EXPECT_THAT(SingleResultLines(Result("Balances", 42, 2)),
+              ElementsAre("Rebuilt projection 'Balances': 42 events processed through 1 "
+                          "projector(s) across 2 category/categories.",
+                          "  (2 events skipped)"));
+}
+
+TEST(SingleResultLinesTest, NoProjectors) {
+  EXPECT_THAT(SingleResultLines(
+                  Failed("UserDirectory", "No projectors found for projection `UserDirectory`")),
+              ElementsAre("Error: No projectors found for projection `UserDirectory`"));
+}
+
+TEST(AllResultLinesTest, AllWithOneFailed) {
+  EXPECT_THAT(AllResultLines({Result("Balances", 42),
+                              Failed("Broken", "No projectors found for projection `Broken`")}),
+              ElementsAre("  Balances: 42 events processed",
+                          "  Broken: ERROR - No projectors found for projection `Broken`",
+                          "Rebuilt 2 projection(s), 42 total events processed."));
+}
+
+TEST(AllResultLinesTest, TotalSumsSuccessfulOnes) {
+  EXPECT_THAT(AllResultLines({Result("A", 10), Result("B", 5)}),
+              ElementsAre("  A: 10 events processed", "  B: 5 events processed",
+                          "Rebuilt 2 projection(s), 15 total events processed."));
+}
+
+TEST(AllResultLinesTest, NoProjections) {
+  EXPECT_THAT(AllResultLines({}), ElementsAre("No projections found in domain."));
+}
+
+TEST(ErrorLinesTest, NotFound) {
+  EXPECT_THAT(
+      ErrorLines(grpc::Status(grpc::StatusCode::NOT_FOUND, "Projection 'NonExistent' not found"),
+                 "NonExistent"),
+      ElementsAre("Error: Projection 'NonExistent' not found in domain."));
+}
+
+TEST(ErrorLinesTest, DomainLoadErrorVerbatim) {
+  EXPECT_THAT(ErrorLines(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                      "Error loading Protean domain: no domain.toml in ."),
+                         "Balances"),
+              ElementsAre("Error loading Protean domain: no domain.toml in ."));
+  // NotFound from the loader is still a domain load error, not a projection not found.
+  EXPECT_THAT(
+      ErrorLines(grpc::Status(grpc::StatusCode::NOT_FOUND, "Error loading Protean domain: x"),
+                 "Balances"),
+      ElementsAre("Error loading Protean domain: x"));
+}
+
+TEST(ErrorLinesTest, OtherErrors) {
+  EXPECT_THAT(
+      ErrorLines(
+          grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "Refusing to rebuild: running"), ""),
+      ElementsAre("Error: Refusing to rebuild: running"));
+}
+
+TEST(FormatTest, Durations) {
+  EXPECT_EQ(FormatDuration(-1), "?");
+  EXPECT_EQ(FormatDuration(4.4), "4s");
+  EXPECT_EQ(FormatDuration(65), "1m05s");
+  EXPECT_EQ(FormatDuration(7380), "2h03m");
+  EXPECT_EQ(FormatCount(950), "950");
+  EXPECT_EQ(FormatCount(12345), "12.3k");
+  EXPECT_EQ(FormatCount(1234567), "1.2M");
+}
+
+pb::Progress MakeProgress(int64_t processed, int64_t total) {
+  pb::Progress p;
+  p.set_projection("Balances");
+  p.set_processed(processed);
+  p.set_total(total);
+  p.set_events_per_second(12345);
+  p.set_eta_seconds(4);
+  return p;
+}
+
+TEST(FormatTest, ProgressLines) {
+  std::string bar = ProgressBarLine(MakeProgress(45000, 100000), 100);
+  EXPECT_THAT(bar, HasSubstr(" 45%  45000/100000 events  12.3k ev/s  ETA 4s  Balances"));
+  EXPECT_EQ(bar.rfind("[", 0), 0u);
+  EXPECT_LT(bar.size(), 100u);
+  EXPECT_EQ(ProgressPlainLine(MakeProgress(45000, 100000)),
+            "[Balances] 45000/100000 events (45.0%), 12.3k events/s, ETA 4s");
+  // A narrow terminal never wraps.
+  EXPECT_LT(ProgressBarLine(MakeProgress(1, 2), 30).size(), 30u);
+}
+
+pb::RebuildEvent Started(bool all, std::vector<std::string> projections) {
+  pb::RebuildEvent e;
+  e.set_job_id("j1");
+  e.mutable_started()->set_all(all);
+  for (auto& p : projections) e.mutable_started()->add_projections(p);
+  return e;
+}
+
+pb::RebuildEvent ResultEvent(const pb::RebuildResult& r) {
+  pb::RebuildEvent e;
+  e.set_job_id("j1");
+  *e.mutable_result() = r;
+  return e;
+}
+
+TEST(RebuildRendererTest, SingleRebuildPrintsResultLinesOnStdoutAndProgressOnStderr) {
+  std::ostringstream out, err;
+  auto t = RebuildRenderer::Clock::time_point();
+  RebuildRenderer renderer(out, err, ProgressMode::kPlain, [&] { return t; });
+  renderer.OnEvent(Started(false, {"Balances"}));
+  pb::RebuildEvent progress;
+  *progress.mutable_progress() = MakeProgress(10, 100);
+  renderer.OnEvent(progress);
+  *progress.mutable_progress() = MakeProgress(20, 100);
+  renderer.OnEvent(progress);  // within 1 s: throttled
+  t += std::chrono::seconds(2);
+  *progress.mutable_progress() = MakeProgress(30, 100);
+  renderer.OnEvent(progress);
+  renderer.OnEvent(ResultEvent(Result("Balances", 42, 2)));
+  EXPECT_EQ(renderer.Finish(grpc::Status::OK), kExitOk);
+  EXPECT_EQ(out.str(),
+            "Rebuilt projection 'Balances': 42 events processed through 1 projector(s) across 2 "
+            "category/categories.\n  (2 events skipped)\n");
+  EXPECT_THAT(err.str(), HasSubstr("[Balances] 10/100 events"));
+  EXPECT_THAT(err.str(), ::testing::Not(HasSubstr("[Balances] 20/100 events")));
+  EXPECT_THAT(err.str(), HasSubstr("[Balances] 30/100 events"));
+  EXPECT_EQ(renderer.job_id(), "j1");
+}
+
+TEST(RebuildRendererTest, AllWithAFailedProjectionExitsOne) {
+  std::ostringstream out, err;
+  RebuildRenderer renderer(out, err, ProgressMode::kPlain);
+  renderer.OnEvent(Started(true, {"Balances", "Broken"}));
+  renderer.OnEvent(ResultEvent(Result("Balances", 42)));
+  renderer.OnEvent(ResultEvent(Failed("Broken", "No projectors found for projection `Broken`")));
+  EXPECT_EQ(renderer.Finish(grpc::Status::OK), kExitFailure);
+  EXPECT_EQ(out.str(),
+            "  Balances: 42 events processed\n"
+            "  Broken: ERROR - No projectors found for projection `Broken`\n"
+            "Rebuilt 2 projection(s), 42 total events processed.\n");
+}
+
+TEST(RebuildRendererTest, NoProjectionsExitsZero) {
+  std::ostringstream out, err;
+  RebuildRenderer renderer(out, err, ProgressMode::kPlain);
+  renderer.OnEvent(Started(true, {}));
+  EXPECT_EQ(renderer.Finish(grpc::Status::OK), kExitOk);
+  EXPECT_EQ(out.str(), "No projections found in domain.\n");
+}
+
+TEST(RebuildRendererTest, NoProjectorsSingleExitsOne) {
+  std::ostringstream out, err;
+  RebuildRenderer renderer(out, err, ProgressMode::kTerminal);
+  renderer.OnEvent(Started(false, {"UserDirectory"}));
+  renderer.OnEvent(
+      ResultEvent(Failed("UserDirectory", "No projectors found for projection `UserDirectory`")));
+  EXPECT_EQ(renderer.Finish(grpc::Status::OK), kExitFailure);
+  EXPECT_EQ(out.str(), "Error: No projectors found for projection `UserDirectory`\n");
+}
+
+TEST(RebuildRendererTest, ErrorStatusBeforeAnyEvent) {
+  std::ostringstream out, err;
+  RebuildRenderer renderer(out, err, ProgressMode::kPlain);
+  renderer.set_requested_projection("NonExistent");
+  EXPECT_EQ(renderer.Finish(
+                grpc::Status(grpc::StatusCode::NOT_FOUND, "Projection 'NonExistent' not found")),
+            kExitFailure);
+  EXPECT_EQ(out.str(), "Error: Projection 'NonExistent' not found in domain.\n");
+}
+
+TEST(RebuildRendererTest, TerminalModeDrawsABarAndClearsIt) {
+  std::ostringstream out, err;
+  RebuildRenderer renderer(out, err, ProgressMode::kTerminal);
+  renderer.OnEvent(Started(false, {"Balances"}));
+  pb::RebuildEvent progress;
+  *progress.mutable_progress() = MakeProgress(50, 100);
+  renderer.OnEvent(progress);
+  EXPECT_THAT(err.str(), HasSubstr("\r\033[K["));
+  EXPECT_THAT(err.str(), HasSubstr(" 50%"));
+  renderer.OnEvent(ResultEvent(Result("Balances", 100)));
+  EXPECT_EQ(renderer.Finish(grpc::Status::OK), kExitOk);
+  // The bar was cleared before the result.
+  EXPECT_EQ(err.str().substr(err.str().size() - 4), "\r\033[K");
+}
+
+TEST(RebuildRendererTest, JsonModePrintsOneObjectPerEvent) {
+  std::ostringstream out, err;
+  RebuildRenderer renderer(out, err, ProgressMode::kJson);
+  renderer.OnEvent(Started(false, {"Balances"}));
+  renderer.OnEvent(ResultEvent(Result("Balances", 7)));
+  EXPECT_EQ(renderer.Finish(grpc::Status::OK), kExitOk);
+  std::istringstream lines(out.str());
+  std::string first, second, third;
+  std::getline(lines, first);
+  std::getline(lines, second);
+  EXPECT_FALSE(std::getline(lines, third));
+  auto a = nlohmann::json::parse(first);
+  auto b = nlohmann::json::parse(second);
+  EXPECT_EQ(a["type"], "started");
+  EXPECT_EQ(a["job_id"], "j1");
+  EXPECT_EQ(b["type"], "result");
+  EXPECT_EQ(b["result"]["events_dispatched"], 7);
+  EXPECT_EQ(b["result"]["success"], true);
+  EXPECT_EQ(err.str(), "");
+}
+
+TEST(RebuildRendererTest, JsonModeErrorLine) {
+  std::ostringstream out, err;
+  RebuildRenderer renderer(out, err, ProgressMode::kJson);
+  EXPECT_EQ(renderer.Finish(grpc::Status(grpc::StatusCode::ABORTED, "busy")), kExitFailure);
+  auto j = nlohmann::json::parse(out.str());
+  EXPECT_EQ(j["type"], "error");
+  EXPECT_EQ(j["code"], "ABORTED");
+  EXPECT_EQ(j["message"], "busy");
+}
+
+TEST(TablesTest, JobsAndProjections) {
+  pb::JobInfo job;
+  job.set_job_id("0001");
+  job.set_projection("Balances");
+  job.set_state(pb::JOB_STATE_RUNNING);
+  job.set_started_unix_ms(1000);
+  job.set_processed(5);
+  job.set_total(10);
+  auto lines = JobsTable({job}, 6000);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_THAT(lines[0], HasSubstr("STATE"));
+  EXPECT_THAT(lines[1], HasSubstr("running"));
+  EXPECT_THAT(lines[1], HasSubstr("5/10 events"));
+  EXPECT_THAT(lines[1], HasSubstr("5s"));
+  EXPECT_THAT(JobsTable({}, 0), ElementsAre("No rebuild jobs."));
+
+  pb::ProjectionInfo p;
+  p.set_name("Balances");
+  p.set_kind("database");
+  p.set_target("public.balances");
+  p.add_projectors("TransactionProjector");
+  p.add_categories("test::transaction");
+  p.add_categories("test::user");
+  auto rows = ProjectionsTable({p});
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_THAT(rows[1], HasSubstr("TransactionProjector"));
+  EXPECT_THAT(rows[1], HasSubstr("test::transaction,test::user"));
+}
+
+TEST(ArgsTest, ServerAndDomainResolution) {
+  EXPECT_EQ(ResolveServer("", nullptr), "127.0.0.1:50051");
+  EXPECT_EQ(ResolveServer("", ""), "127.0.0.1:50051");
+  EXPECT_EQ(ResolveServer("", "unix:/run/p.sock"), "unix:/run/p.sock");
+  EXPECT_EQ(ResolveServer("h:1", "unix:/run/p.sock"), "h:1");
+  EXPECT_EQ(ResolveDomain(".", nullptr), ".");
+  EXPECT_EQ(ResolveDomain("examples/bank", nullptr), "examples/bank");
+  EXPECT_EQ(ResolveDomain("examples/bank", "other"), "other");  // PROTEAN_DOMAIN wins
+  EXPECT_EQ(ResolveDomain("", ""), ".");
+}
+
+}  // namespace
+}  // namespace protean_admin::client
