@@ -40,7 +40,8 @@ export MESSAGE_DB_URL="$pg/message_store"
 export DATABASE_URL="$pg/bank"
 
 echo "== loading the example bank history"
-bash examples/bank/load_history.sh "$MESSAGE_DB_URL"
+PROTEAN_GEN_HISTORY="$root/$bin/bench/protean-gen-history" \
+  bash examples/bank/load_history.sh "$MESSAGE_DB_URL"
 
 port=$(( 40000 + RANDOM % 20000 ))
 echo "== starting protean-admind on 127.0.0.1:$port"
