@@ -1,6 +1,9 @@
 #include "storage/message_reader.h"
 
+#include <libpq-fe.h>
+
 #include <cstdlib>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 
@@ -18,6 +21,24 @@ int64_t ParseInt64(std::string_view text) {
   for (; i < text.size(); ++i) value = value * 10 + (text[i] - '0');
   return negative ? -value : value;
 }
+
+uint32_t ReadU32(const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  return (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) | (uint32_t{u[2]} << 8) | uint32_t{u[3]};
+}
+
+int64_t ReadI64(const char* p) {
+  uint64_t hi = ReadU32(p), lo = ReadU32(p + 4);
+  return static_cast<int64_t>((hi << 32) | lo);
+}
+
+int16_t ReadI16(const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  return static_cast<int16_t>((u[0] << 8) | u[1]);
+}
+
+constexpr char kCopySignature[] = "PGCOPY\n\377\r\n\0";
+constexpr size_t kCopyHeaderSize = 11 + 4 + 4;
 
 }  // namespace
 
@@ -39,10 +60,189 @@ absl::StatusOr<CategoryHead> SnapshotHead(PgConnection& conn, std::string_view c
   return head;
 }
 
-int64_t MessagePage::GlobalPosition(int row) const { return ParseInt64(result_.Get(row, 0)); }
-int64_t MessagePage::Position(int row) const { return ParseInt64(result_.Get(row, 1)); }
+absl::StatusOr<std::vector<CategoryHead>> SnapshotHeads(
+    PgConnection& conn, const std::vector<std::string>& categories) {
+  std::vector<CategoryHead> heads;
+  for (const std::string& c : categories) heads.push_back(CategoryHead{c, 0, 0});
+  if (categories.empty()) return heads;
+  if (categories.size() == 1) {
+    auto head = SnapshotHead(conn, categories[0]);
+    if (!head.ok()) return head.status();
+    heads[0] = std::move(*head);
+    return heads;
+  }
+  std::string array = "{";
+  for (size_t i = 0; i < categories.size(); ++i) {
+    if (i > 0) array += ',';
+    array += '"';
+    for (char ch : categories[i]) {
+      if (ch == '"' || ch == '\\') array += '\\';
+      array += ch;
+    }
+    array += '"';
+  }
+  array += '}';
+  auto r = conn.ExecParams(
+      "SELECT message_store.category(stream_name), max(global_position), "
+      "count(*) FILTER (WHERE type <> 'SNAPSHOT') FROM message_store.messages "
+      "WHERE message_store.category(stream_name) = ANY($1::text[]) GROUP BY 1",
+      {array});
+  if (!r.ok()) return r.status();
+  for (int i = 0; i < r->rows(); ++i) {
+    std::string_view category = r->Get(i, 0);
+    for (CategoryHead& head : heads) {
+      if (head.category == category) {
+        head.head = ParseInt64(r->Get(i, 1));
+        head.count = ParseInt64(r->Get(i, 2));
+      }
+    }
+  }
+  return heads;
+}
+
+int64_t MessagePage::GlobalPosition(int row) const {
+  return streamed_ ? rows_[row].global_position : ParseInt64(result_.Get(row, 0));
+}
+int64_t MessagePage::Position(int row) const {
+  return streamed_ ? rows_[row].position : ParseInt64(result_.Get(row, 1));
+}
+
+bool MessagePage::AppendCopyRow(const char* data, size_t size) {
+  const int columns = 5 + (columns_.time ? 1 : 0) + (columns_.id ? 1 : 0);
+  Row row;
+  size_t at = 0;
+  for (int c = 0; c < columns; ++c) {
+    if (at + 4 > size) return false;
+    int32_t length = static_cast<int32_t>(ReadU32(data + at));
+    at += 4;
+    if (length < 0) {
+      // NULL: only data (and optional columns) may be null.
+      if (c < 4) return false;
+      if (c == 4) row.null_data = true;
+      continue;
+    }
+    if (at + static_cast<size_t>(length) > size) return false;
+    if (c < 2) {
+      if (length != 8) return false;
+      (c == 0 ? row.global_position : row.position) = ReadI64(data + at);
+    } else {
+      row.offset[c] = static_cast<uint32_t>(buffer_.size());
+      row.length[c] = static_cast<uint32_t>(length);
+      buffer_.append(data + at, length);
+    }
+    at += length;
+  }
+  rows_.push_back(row);
+  return at == size;
+}
+
+CategoryReader CategoryReader::Streaming(PgConnection conn, std::string category, int64_t head,
+                                         int page_size, ReadColumns columns, int64_t after) {
+  auto owned = std::make_unique<PgConnection>(std::move(conn));
+  CategoryReader reader(owned.get(), std::move(category), head, page_size, columns, after);
+  reader.owned_ = std::move(owned);
+  reader.streaming_ = true;
+  return reader;
+}
+
+absl::Status CategoryReader::StartCopy() {
+  PGconn* pg = conn_->get();
+  char* quoted = PQescapeLiteral(pg, category_.data(), category_.size());
+  if (quoted == nullptr) {
+    return absl::UnavailableError(absl::StrCat("cannot quote category: ", PQerrorMessage(pg)));
+  }
+  std::string sql =
+      "COPY (SELECT global_position, position, stream_name::text, type::text, "
+      "data::text";
+  if (columns_.time) sql += ", time::text";
+  if (columns_.id) sql += ", id::text";
+  absl::StrAppend(&sql, " FROM message_store.messages WHERE message_store.category(stream_name) = ",
+                  quoted, " AND global_position > ", last_, " AND global_position <= ", head_,
+                  " AND type <> 'SNAPSHOT' ORDER BY global_position) TO STDOUT (FORMAT binary)");
+  PQfreemem(quoted);
+  PgResult start(PQexec(pg, sql.c_str()));
+  if (PQresultStatus(start.get()) != PGRES_COPY_OUT) {
+    absl::Status status = ResultStatus(pg, start.get(), "reading messages failed");
+    return status.ok() ? absl::InternalError("reading messages failed: server did not start COPY")
+                       : status;
+  }
+  copy_started_ = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> CategoryReader::ReadyStreaming() {
+  if (page_ && row_ < page_->rows()) return true;
+  if (exhausted_) return false;
+  if (!copy_started_) {
+    absl::Status s = StartCopy();
+    if (!s.ok()) return s;
+  }
+  PGconn* pg = conn_->get();
+  auto page = std::make_shared<MessagePage>(columns_);
+  page->Reserve(page_size_, last_page_bytes_ + last_page_bytes_ / 4);
+  bool ended = false;
+  while (page->rows() < page_size_) {
+    char* buffer = nullptr;
+    int n = PQgetCopyData(pg, &buffer, 0);
+    if (n == -1) {
+      ended = true;
+      break;
+    }
+    if (n < 0) {
+      return absl::UnavailableError(absl::StrCat("reading messages failed: ", PQerrorMessage(pg)));
+    }
+    const char* p = buffer;
+    size_t size = static_cast<size_t>(n);
+    bool ok = true;
+    if (!header_seen_) {
+      if (size < kCopyHeaderSize || std::memcmp(p, kCopySignature, 11) != 0) {
+        ok = false;
+      } else {
+        size_t extension = ReadU32(p + 15);
+        size_t skip = kCopyHeaderSize + extension;
+        if (size < skip) {
+          ok = false;
+        } else {
+          p += skip;
+          size -= skip;
+          header_seen_ = true;
+        }
+      }
+    }
+    if (ok && size >= 2) {
+      int16_t fields = ReadI16(p);
+      if (fields == -1) {
+        // The trailer: the COPY's end follows.
+      } else {
+        ok = page->AppendCopyRow(p + 2, size - 2);
+      }
+    }
+    PQfreemem(buffer);
+    if (!ok) return absl::InternalError("reading messages failed: unexpected COPY row format");
+  }
+  if (ended) {
+    exhausted_ = true;
+    absl::Status status;
+    while (PGresult* r = PQgetResult(pg)) {
+      PgResult owned(r);
+      absl::Status s = ResultStatus(pg, r, "reading messages failed");
+      if (status.ok() && !s.ok()) status = s;
+    }
+    if (!status.ok()) return status;
+    if (PQstatus(pg) != CONNECTION_OK) {
+      return absl::UnavailableError(absl::StrCat(
+          "reading messages failed: connection to PostgreSQL lost: ", PQerrorMessage(pg)));
+    }
+  }
+  last_page_bytes_ = page->buffer_bytes();
+  if (page->rows() > 0) last_ = page->GlobalPosition(page->rows() - 1);
+  page_ = std::move(page);
+  row_ = 0;
+  return page_->rows() > 0;
+}
 
 absl::StatusOr<bool> CategoryReader::Ready() {
+  if (streaming_) return ReadyStreaming();
   if (page_ && row_ < page_->rows()) return true;
   if (exhausted_) return false;
   if (page_ && page_->rows() > 0) last_ = page_->GlobalPosition(page_->rows() - 1);

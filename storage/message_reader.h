@@ -28,6 +28,9 @@ struct CategoryHead {
 };
 
 absl::StatusOr<CategoryHead> SnapshotHead(PgConnection& conn, std::string_view category);
+// The heads of several categories, read by one statement (one scan, one snapshot).
+absl::StatusOr<std::vector<CategoryHead>> SnapshotHeads(PgConnection& conn,
+                                                        const std::vector<std::string>& categories);
 
 // Which optional columns a reader fetches.
 struct ReadColumns {
@@ -37,25 +40,57 @@ struct ReadColumns {
 
 // One page of messages. Columns: 0 global_position, 1 position, 2 stream_name, 3 type,
 // 4 data (JSON text), 5 time, 6 id (empty strings when not read).
+// A page either wraps a query result or owns rows decoded from a binary COPY stream.
 class MessagePage {
  public:
   explicit MessagePage(PgResult result, ReadColumns columns)
-      : result_(std::move(result)), columns_(columns) {}
-  int rows() const { return result_.rows(); }
+      : result_(std::move(result)), columns_(columns), streamed_(false) {}
+  // An empty page to be filled by AppendCopyRow (rows decoded from COPY ... (FORMAT binary)).
+  explicit MessagePage(ReadColumns columns) : columns_(columns), streamed_(true) {}
+
+  int rows() const { return streamed_ ? static_cast<int>(rows_.size()) : result_.rows(); }
   int64_t GlobalPosition(int row) const;
   int64_t Position(int row) const;
-  std::string_view StreamName(int row) const { return result_.Get(row, 2); }
-  std::string_view Type(int row) const { return result_.Get(row, 3); }
-  std::string_view Data(int row) const { return result_.Get(row, 4); }
-  bool DataIsNull(int row) const { return result_.IsNull(row, 4); }
-  std::string_view Time(int row) const { return columns_.time ? result_.Get(row, 5) : ""; }
+  std::string_view StreamName(int row) const { return Field(row, 2); }
+  std::string_view Type(int row) const { return Field(row, 3); }
+  std::string_view Data(int row) const { return Field(row, 4); }
+  bool DataIsNull(int row) const {
+    return streamed_ ? rows_[row].null_data : result_.IsNull(row, 4);
+  }
+  std::string_view Time(int row) const { return columns_.time ? Field(row, 5) : ""; }
   std::string_view Id(int row) const {
-    return columns_.id ? result_.Get(row, columns_.time ? 6 : 5) : "";
+    return columns_.id ? Field(row, columns_.time ? 6 : 5) : "";
+  }
+
+  // Decodes one binary COPY tuple (after its 16-bit field count). Returns false when the tuple
+  // does not have the expected shape.
+  bool AppendCopyRow(const char* data, size_t size);
+  size_t buffer_bytes() const { return buffer_.size(); }
+  void Reserve(size_t rows, size_t bytes) {
+    rows_.reserve(rows);
+    buffer_.reserve(bytes);
   }
 
  private:
+  static constexpr int kMaxColumns = 7;
+  struct Row {
+    int64_t global_position = 0;
+    int64_t position = 0;
+    uint32_t offset[kMaxColumns] = {};
+    uint32_t length[kMaxColumns] = {};
+    bool null_data = false;
+  };
+  std::string_view Field(int row, int column) const {
+    if (!streamed_) return result_.Get(row, column);
+    const Row& r = rows_[row];
+    return std::string_view(buffer_.data() + r.offset[column], r.length[column]);
+  }
+
   PgResult result_;
   ReadColumns columns_;
+  bool streamed_;
+  std::string buffer_;
+  std::vector<Row> rows_;
 };
 
 // A message inside a page (the page is kept alive by the reference).
@@ -88,6 +123,12 @@ class CategoryReader {
         page_size_(page_size),
         columns_(columns),
         last_(after) {}
+  // A streaming reader: one `COPY (SELECT ... ORDER BY global_position) TO STDOUT (FORMAT
+  // binary)` on its own connection (which it owns), consumed a page at a time. No per-page
+  // query: the server produces rows while the client applies the previous ones; memory stays
+  // bounded by the page plus the socket buffers.
+  static CategoryReader Streaming(PgConnection conn, std::string category, int64_t head,
+                                  int page_size, ReadColumns columns, int64_t after = 0);
 
   // Makes sure a current message is available (fetching the next page when needed).
   // Returns false when the category is exhausted.
@@ -99,6 +140,14 @@ class CategoryReader {
   const std::string& category() const { return category_; }
 
  private:
+  absl::StatusOr<bool> ReadyStreaming();
+  absl::Status StartCopy();
+
+  std::unique_ptr<PgConnection> owned_;  // the streaming reader's connection
+  bool streaming_ = false;
+  bool copy_started_ = false;
+  bool header_seen_ = false;
+  size_t last_page_bytes_ = 0;
   PgConnection* conn_;
   std::string category_;
   int64_t head_;

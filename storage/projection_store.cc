@@ -1,5 +1,7 @@
 #include "storage/projection_store.h"
 
+#include <atomic>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 
@@ -66,7 +68,16 @@ absl::Status PgProjectionStore::Truncate() {
 absl::StatusOr<FetchResult> PgProjectionStore::Fetch(const std::vector<std::string>& keys) {
   FetchResult out;
   if (keys.empty()) return out;
-  auto r = conn_->ExecParams(fetch_sql_, {TextArrayLiteral(keys)});
+  // Prepared once per store (PREPARE outlives savepoint rollbacks): one parse per rebuild
+  // instead of one per batch.
+  if (!fetch_prepared_) {
+    static std::atomic<int64_t> counter{0};
+    fetch_name_ = absl::StrCat("pa_fetch_", counter.fetch_add(1));
+    absl::Status prepared = conn_->Prepare(fetch_name_, fetch_sql_);
+    if (!prepared.ok()) return prepared;
+    fetch_prepared_ = true;
+  }
+  auto r = conn_->ExecPrepared(fetch_name_, {TextArrayLiteral(keys)});
   if (!r.ok()) return r.status();
   out.canonical.reserve(keys.size());
   // Rows come back in no particular order: map input text -> canonical, and collect rows.

@@ -68,6 +68,8 @@ class PgProjectionStore : public ProjectionStore {
   int key_index_;
   std::string fetch_sql_;
   std::string delete_sql_;
+  std::string fetch_name_;
+  bool fetch_prepared_ = false;
 };
 
 // A PostgreSQL array literal of texts: {"a","b\"c"}.

@@ -12,7 +12,7 @@ namespace {
 void StripLeadingZeros(std::string& digits) {
   size_t first = digits.find_first_not_of('0');
   if (first == std::string::npos) {
-    digits = "0";
+    digits.assign(1, '0');
   } else if (first > 0) {
     digits.erase(0, first);
   }

@@ -443,11 +443,11 @@ absl::Status Engine::Prepare() {
   }
   // Snapshot.
   EmitPhase(Phase::kSnapshot);
-  for (const std::string& category : categories_) {
-    auto head = storage::SnapshotHead(*reader_, category);
-    if (!head.ok()) return head.status();
-    total_ += head->count;
-    heads_.push_back(std::move(*head));
+  {
+    auto heads = storage::SnapshotHeads(*reader_, categories_);
+    if (!heads.ok()) return heads.status();
+    heads_ = std::move(*heads);
+    for (const storage::CategoryHead& head : heads_) total_ += head.count;
   }
   // Truncate.
   EmitPhase(Phase::kTruncate);
@@ -575,7 +575,14 @@ absl::Status Engine::Replay() {
   std::vector<storage::CategoryReader> readers;
   storage::ReadColumns columns{need_time_, need_id_};
   for (const storage::CategoryHead& head : heads_) {
-    readers.emplace_back(&*reader_, head.category, head.head, options_.batch_size, columns);
+    // Each category streams with one COPY on its own connection (no per-page queries; the
+    // server produces the next rows while this process applies the current ones).
+    auto conn = PgConnection::Connect(domain_.event_store.database_uri);
+    if (!conn.ok()) return conn.status();
+    absl::Status prepared = storage::PrepareEventStoreConnection(*conn);
+    if (!prepared.ok()) return prepared;
+    readers.push_back(storage::CategoryReader::Streaming(std::move(*conn), head.category, head.head,
+                                                         options_.batch_size, columns));
   }
   cursor_.assign(heads_.size(), 0);
   const bool inplace = options_.strategy == Strategy::kInplace;

@@ -1,8 +1,10 @@
 // Protean's own rebuild scenarios (protean-reference.md §7, items 1-14) through the engine.
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/rebuild/rebuild.h"
+#include "storage/redis_client.h"
 #include "tests/integration/rebuild/rebuild_fixture.h"
 
 namespace protean_admin::testing {
@@ -169,10 +171,25 @@ TEST_F(ScenariosTest, ManyEventsAcrossBatchSizes) {
 
 // 12. Cache-backed projections are refused until the Redis store is wired in (the Redis
 // truncation pattern `cached_view:::*` is not exercised here yet).
-TEST_F(ScenariosTest, CacheBackedProjectionIsNotSupportedYet) {
+TEST_F(ScenariosTest, CacheBackedTruncationUsesTheUnderscoredNamePattern) {
+  ASSERT_NE(services_.redis_port, 0) << "redis-server is not installed";
+  const std::string redis_uri =
+      absl::StrCat("redis://", services_.redis_host, ":", services_.redis_port, "/13");
+  auto redis = storage::RedisClient::Connect(redis_uri);
+  ASSERT_TRUE(redis.ok()) << redis.status();
+  ASSERT_TRUE(redis->Command({"FLUSHDB"}).ok());
+  ASSERT_TRUE(redis
+                  ->WriteMany({{"cached_view:::stale", std::string(R"({"id":"stale"})")},
+                               {"cached_view_old:::1", std::string(R"({"id":"1"})")},
+                               {"cached_viewx:::1", std::string(R"({"id":"1"})")}},
+                              300)
+                  .ok());
+
+  domain_.caches.push_back({.name = "default", .provider = "redis", .uri = redis_uri});
   domain::Projection cached;
   cached.name = "CachedView";
   cached.key = "id";
+  cached.database.clear();
   cached.cache = "default";
   cached.cache_prefix = "cached_view";
   domain_.projections.push_back(cached);
@@ -181,10 +198,17 @@ TEST_F(ScenariosTest, CacheBackedProjectionIsNotSupportedYet) {
   p.projector_for = "CachedView";
   p.categories = {"test::user"};
   domain_.projectors.push_back(p);
+  Register("u1", "U");
+
   auto result = Rebuild("CachedView");
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(result.status().message(), "cache-backed projections are not supported yet");
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->success());
+  EXPECT_EQ(result->events_dispatched, 1);
+  auto values = redis->GetMany({"cached_view:::stale", "cached_view_old:::1", "cached_viewx:::1"});
+  ASSERT_TRUE(values.ok()) << values.status();
+  EXPECT_FALSE((*values)[0].has_value()) << "cached_view:::* must be truncated";
+  EXPECT_TRUE((*values)[1].has_value()) << "a look-alike prefix must survive";
+  EXPECT_TRUE((*values)[2].has_value()) << "a look-alike prefix must survive";
 }
 
 // 13.
