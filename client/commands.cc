@@ -33,13 +33,27 @@ int64_t NowUnixMs() {
 
 // Connects (waiting up to the connect timeout); null when the daemon cannot be reached.
 std::shared_ptr<grpc::Channel> Connect(const ClientOptions& options, std::ostream& err) {
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(options.server, grpc::InsecureChannelCredentials());
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      service::BuildChannelCredentials(options.tls);
+  if (!credentials.ok()) {
+    // Callers turn null into exit 3; a bad TLS file is a usage error: exit 2 here.
+    err << "protean-admin: " << credentials.status().message() << "\n";
+    std::exit(kExitUsage);
+  }
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(options.server, *credentials);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + options.connect_timeout)) {
     err << "protean-admin: cannot reach protean-admind at " << options.server
         << " (no connection within " << options.connect_timeout.count()
         << " ms). Is it running? Point --server or "
-        << "PROTEAN_ADMIN_SERVER at it.\n";
+        << "PROTEAN_ADMIN_SERVER at it.";
+    if (options.tls.enabled()) {
+      err << " With TLS, check that --tls-ca verifies the daemon's certificate and, under "
+             "mutual TLS, that --tls-cert/--tls-key hold a client certificate it accepts.";
+    } else {
+      err << " If the daemon uses TLS, pass --tls-ca (and --tls-cert/--tls-key for mutual "
+             "TLS).";
+    }
+    err << "\n";
     return nullptr;
   }
   return channel;
@@ -47,6 +61,7 @@ std::shared_ptr<grpc::Channel> Connect(const ClientOptions& options, std::ostrea
 
 void Prepare(grpc::ClientContext* context, const ClientOptions& options) {
   if (!options.requested_by.empty()) context->AddMetadata("x-requested-by", options.requested_by);
+  if (options.token.has_value()) service::AttachToken(context, *options.token);
 }
 
 // A call failed without reaching the daemon (lost connection): exit 3 with a message.
@@ -258,7 +273,7 @@ int RunCancel(const ClientOptions& options, const std::string& job_id, bool json
     if (json) {
       out << ErrorJson(status).dump() << "\n";
     } else {
-      out << "Error: " << status.error_message() << "\n";
+      for (const std::string& line : ErrorLines(status, "")) out << line << "\n";
     }
     return kExitFailure;
   }
@@ -271,7 +286,7 @@ int RunCancel(const ClientOptions& options, const std::string& job_id, bool json
 }
 
 int RunJobs(const ClientOptions& options, bool running_only, bool json, std::ostream& out,
-            std::ostream& err) {
+            std::ostream& err, const std::string& domain) {
   std::shared_ptr<grpc::Channel> channel = Connect(options, err);
   if (channel == nullptr) return kExitUnreachable;
   auto stub = pb::ProjectionAdmin::NewStub(channel);
@@ -279,13 +294,14 @@ int RunJobs(const ClientOptions& options, bool running_only, bool json, std::ost
   Prepare(&context, options);
   pb::ListRebuildsRequest request;
   request.set_running_only(running_only);
+  request.set_domain(domain);
   pb::ListRebuildsResponse response;
   grpc::Status status = stub->ListRebuilds(&context, request, &response);
   if (!status.ok()) {
     if (json) {
       out << ErrorJson(status).dump() << "\n";
     } else {
-      out << "Error: " << status.error_message() << "\n";
+      for (const std::string& line : ErrorLines(status, "")) out << line << "\n";
     }
     return LostDaemon(status, *channel) ? kExitUnreachable : kExitFailure;
   }

@@ -5,8 +5,11 @@
 // through client/output.h; every command returns the process exit code.
 
 #include <chrono>
+#include <optional>
 #include <ostream>
 #include <string>
+
+#include "server/service/tls_client.h"
 
 namespace protean_admin::client {
 
@@ -24,6 +27,10 @@ struct ClientOptions {
   std::string server = kDefaultServer;
   std::string requested_by;
   std::chrono::milliseconds connect_timeout{5000};
+  // Transport security (--tls-ca, --tls-cert, --tls-key) and the bearer token
+  // (--token-file or PROTEAN_ADMIN_TOKEN) sent on every call.
+  service::ClientTlsOptions tls;
+  std::optional<std::string> token;
 };
 
 struct RebuildArgs {
@@ -42,8 +49,9 @@ int RunWatch(const ClientOptions& options, const std::string& job_id, bool json,
              std::ostream& err);
 int RunCancel(const ClientOptions& options, const std::string& job_id, bool json, std::ostream& out,
               std::ostream& err);
+// `domain` (may be empty): also list the audit trail of that domain's database.
 int RunJobs(const ClientOptions& options, bool running_only, bool json, std::ostream& out,
-            std::ostream& err);
+            std::ostream& err, const std::string& domain = "");
 int RunProjections(const ClientOptions& options, const std::string& domain, bool json,
                    std::ostream& out, std::ostream& err);
 

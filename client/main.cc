@@ -27,6 +27,19 @@ int main(int argc, char** argv) {
                  "$PROTEAN_ADMIN_SERVER, else 127.0.0.1:50051)")
       ->envname("")
       ->group("Global");
+  ClientOptions options;
+  std::string token_file;
+  app.add_option("--tls-ca", options.tls.ca_file,
+                 "PEM CA bundle verifying protean-admind's certificate (enables TLS)")
+      ->group("Global");
+  app.add_option("--tls-cert", options.tls.cert_file,
+                 "PEM client certificate for mutual TLS (enables TLS)")
+      ->group("Global");
+  app.add_option("--tls-key", options.tls.key_file, "PEM private key of --tls-cert")
+      ->group("Global");
+  app.add_option("--token-file", token_file,
+                 "File holding the bearer token to send (default: $PROTEAN_ADMIN_TOKEN)")
+      ->group("Global");
   app.fallthrough();
 
   RebuildArgs rebuild;
@@ -61,7 +74,12 @@ int main(int argc, char** argv) {
 
   bool jobs_running = false;
   bool jobs_json = false;
-  CLI::App* jobs_cmd = app.add_subcommand("jobs", "List rebuild jobs of the daemon");
+  std::string jobs_domain;
+  CLI::App* jobs_cmd = app.add_subcommand(
+      "jobs", "List rebuild jobs of the daemon (running ones and its audit trail)");
+  jobs_cmd->add_option("--domain", jobs_domain,
+                       "Also read the audit trail of this domain's database (history of "
+                       "earlier daemon runs); $PROTEAN_DOMAIN wins");
   jobs_cmd->add_flag("--running", jobs_running, "Only running jobs");
   jobs_cmd->add_flag("--json", jobs_json, "Print JSON lines");
 
@@ -92,9 +110,15 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
-  ClientOptions options;
   options.server = ResolveServer(server, std::getenv("PROTEAN_ADMIN_SERVER"));
   options.requested_by = DefaultRequestedBy();
+  absl::StatusOr<std::optional<std::string>> token =
+      protean_admin::service::LoadClientToken(token_file, std::getenv("PROTEAN_ADMIN_TOKEN"));
+  if (!token.ok()) {
+    std::cerr << "protean-admin: " << token.status().message() << "\n";
+    return kExitUsage;
+  }
+  options.token = *token;
   InstallInterruptHandler();
 
   if (*rebuild_cmd) {
@@ -105,7 +129,11 @@ int main(int argc, char** argv) {
     return RunProjections(options, ResolveDomain(projections_domain, std::getenv("PROTEAN_DOMAIN")),
                           projections_json, std::cout, std::cerr);
   }
-  if (*jobs_cmd) return RunJobs(options, jobs_running, jobs_json, std::cout, std::cerr);
+  if (*jobs_cmd) {
+    const char* env_domain = std::getenv("PROTEAN_DOMAIN");
+    std::string domain = env_domain != nullptr && env_domain[0] != '\0' ? env_domain : jobs_domain;
+    return RunJobs(options, jobs_running, jobs_json, std::cout, std::cerr, domain);
+  }
   if (*watch_cmd) return RunWatch(options, watch_job, watch_json, std::cout, std::cerr);
   if (*cancel_cmd) return RunCancel(options, cancel_job, cancel_json, std::cout, std::cerr);
   return kExitUsage;

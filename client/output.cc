@@ -54,6 +54,11 @@ std::vector<std::string> ErrorLines(const grpc::Status& status, const std::strin
       message.rfind("Projection '", 0) == 0) {
     return {absl::StrCat("Error: Projection '", projection, "' not found in domain.")};
   }
+  if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+    return {"Error: " + message,
+            "protean-admind requires a valid token: pass --token-file FILE or set "
+            "PROTEAN_ADMIN_TOKEN."};
+  }
   return {"Error: " + message};
 }
 

@@ -17,16 +17,34 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "server/service/admin_service.h"
+#include "server/service/audit_trail.h"
+#include "server/service/auth.h"
 #include "server/service/engine_runner.h"
 #include "server/service/job_registry.h"
+#include "server/service/listen_policy.h"
 #include "server/service/logging.h"
 #include "server/service/server_guard.h"
+#include "server/service/tls_config.h"
 #include "version.h"
 
 namespace {
 
 using namespace protean_admin;  // NOLINT
+
+std::string HostName() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') return "protean-admind";
+  return host;
+}
+
+// Refuses to start: logs why (the log goes to stderr in both formats) and returns exit 1.
+int Refuse(const std::string& message) {
+  spdlog::critical("{}", message);
+  spdlog::default_logger()->flush();
+  return 1;
+}
 
 }  // namespace
 
@@ -44,7 +62,38 @@ int main(int argc, char** argv) {
   std::vector<std::string> health_probes;
   std::string pg_application_probe;
   int probe_timeout_ms = 1000;
-  app.add_option("--listen", listen, "Address to listen on (host:port or unix:PATH)")
+  std::string unix_socket;
+  std::string health_listen;
+  service::ServerTlsOptions tls;
+  std::string token_file;
+  bool insecure = false;
+  std::string audit_database;
+  std::string daemon_name = HostName();
+  app.add_option("--listen", listen,
+                 "Address to listen on (host:port or unix:PATH). Anything but loopback or a "
+                 "Unix socket needs --tls-cert/--tls-key and --auth-token-file (or --insecure)")
+      ->capture_default_str();
+  app.add_option("--unix-socket", unix_socket,
+                 "Also listen on this Unix socket (PATH or unix:PATH) for local administration "
+                 "(tokens are required there too when configured)");
+  app.add_option("--health-listen", health_listen,
+                 "Extra plaintext listener serving only grpc.health.v1.Health (for probes "
+                 "that cannot speak TLS), host:port or unix:PATH");
+  app.add_option("--tls-cert", tls.cert_file, "PEM server certificate (chain): TLS on --listen");
+  app.add_option("--tls-key", tls.key_file, "PEM private key of --tls-cert");
+  app.add_option("--tls-client-ca", tls.client_ca_file,
+                 "PEM CA bundle: mutual TLS, client certificates signed by it are required");
+  app.add_option("--auth-token-file", token_file,
+                 "File of 'name:token' lines; every call but health then needs "
+                 "'authorization: Bearer <token>'. Re-read on SIGHUP");
+  app.add_flag("--insecure", insecure,
+               "Allow listening on a non-loopback address without TLS and tokens (dangerous)");
+  app.add_option("--audit-database", audit_database,
+                 "PostgreSQL URI for the audit trail (protean_admin.rebuilds) of every "
+                 "rebuild; default: each domain's projection database, opened on first use");
+  app.add_option("--daemon-name", daemon_name,
+                 "Stable name of this daemon in the audit trail (rows it left running when it "
+                 "crashed are marked interrupted when a daemon of this name starts)")
       ->capture_default_str();
   app.add_option("--domain-root", domain_root,
                  "Directory every --domain is resolved in and confined to (default: the "
@@ -93,35 +142,114 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Block the stop signals in every thread; one thread waits for them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Tokens (they must outlive the server: the listeners' processors point at them).
+  std::unique_ptr<service::TokenStore> tokens;
+  if (!token_file.empty()) {
+    absl::StatusOr<std::unique_ptr<service::TokenStore>> loaded =
+        service::TokenStore::Load(token_file);
+    if (!loaded.ok()) {
+      return Refuse(absl::StrCat("--auth-token-file: ", loaded.status().message()));
+    }
+    tokens = std::move(*loaded);
+    if (std::string warning = tokens->PermissionWarning(); !warning.empty()) {
+      spdlog::warn("{}", warning);
+    }
+    service::LogRecord(spdlog::level::info, "tokens loaded",
+                       {{"file", token_file}, {"tokens", tokens->size()}});
+  }
+  if (!tls.enabled() && tls.mutual()) {
+    return Refuse("--tls-client-ca requires --tls-cert and --tls-key");
+  }
+  if (tls.enabled() && (tls.cert_file.empty() || tls.key_file.empty())) {
+    return Refuse("--tls-cert and --tls-key must be given together");
+  }
+
+  // The listen policy: non-loopback addresses need TLS and tokens (or --insecure).
+  service::ListenDecision decision = service::CheckListenPolicy(
+      listen, {.tls = tls.enabled(), .tokens = tokens != nullptr, .insecure = insecure});
+  if (!decision.status.ok()) return Refuse(std::string(decision.status.message()));
+  if (!decision.warning.empty()) spdlog::error("{}", decision.warning);
+  if (!unix_socket.empty() && !service::IsUnixSocketAddress(unix_socket)) {
+    unix_socket = "unix:" + unix_socket;
+  }
+
+  // Block the stop signals and SIGHUP in every thread; the main thread waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // The audit trail (see server/service/audit_trail.h for where rows go).
+  auto audit = std::make_unique<service::AuditTrail>(daemon_name, audit_database);
+  if (!audit_database.empty()) {
+    absl::StatusOr<storage::AuditStore*> opened = audit->Open(audit_database);
+    if (!opened.ok()) {
+      return Refuse(absl::StrCat("--audit-database: ", opened.status().message()));
+    }
+  }
+  service::AuditTrail* audit_ptr = audit.get();
+  service::Runner engine = service::MakeEngineRunner(guard);
+  service::Runner runner = [audit_ptr, engine](const service::JobSpec& spec,
+                                               service::JobContext& context) {
+    audit_ptr->JobStarted(context.job_id(), spec);
+    return engine(spec, context);
+  };
 
   service::JobRegistryOptions registry_options;
   registry_options.max_running_jobs = max_jobs;
-  auto registry = std::make_unique<service::JobRegistry>(service::MakeEngineRunner(guard),
-                                                         registry_options, service::LogJobFinished);
+  auto registry = std::make_unique<service::JobRegistry>(runner, registry_options,
+                                                         [audit_ptr](const service::Job& job) {
+                                                           service::LogJobFinished(job);
+                                                           audit_ptr->JobFinished(job);
+                                                         });
   service::AdminServiceOptions service_options;
   service_options.domain_root = root.string();
-  service::AdminService admin_service(service_options, registry.get());
+  service::AdminService admin_service(service_options, registry.get(), tokens.get(), audit_ptr);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int selected_port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &selected_port);
+  {
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+        service::BuildListenerCredentials(listen, tls, tokens.get());
+    if (!credentials.ok()) return Refuse(std::string(credentials.status().message()));
+    builder.AddListeningPort(listen, *credentials, &selected_port);
+  }
+  if (!unix_socket.empty()) {
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+        service::BuildListenerCredentials(unix_socket, service::ServerTlsOptions{}, tokens.get());
+    if (!credentials.ok()) return Refuse(std::string(credentials.status().message()));
+    builder.AddListeningPort(unix_socket, *credentials);
+  }
   builder.RegisterService(&admin_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || (listen.rfind("unix:", 0) != 0 && selected_port == 0)) {
-    spdlog::critical("cannot listen on {}", listen);
-    std::cerr << "protean-admind: cannot listen on " << listen << "\n";
-    return 1;
+  if (server == nullptr || (!service::IsUnixSocketAddress(listen) && selected_port == 0)) {
+    return Refuse(
+        absl::StrCat("cannot listen on ", listen, unix_socket.empty() ? "" : " or " + unix_socket));
+  }
+  std::unique_ptr<grpc::Server> health_server;
+  if (!health_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<grpc::Server>> started =
+        service::StartHealthOnlyServer(health_listen);
+    if (!started.ok()) {
+      server->Shutdown();
+      return Refuse(std::string(started.status().message()));
+    }
+    health_server = std::move(*started);
   }
   service::LogRecord(spdlog::level::info, "protean-admind listening",
                      {{"listen", listen},
+                      {"unix_socket", unix_socket},
+                      {"health_listen", health_listen},
+                      {"tls", tls.enabled()},
+                      {"mutual_tls", tls.mutual()},
+                      {"tokens", tokens != nullptr},
+                      {"insecure", insecure},
+                      {"audit_database", audit_database.empty() ? "per domain" : "configured"},
+                      {"daemon_name", daemon_name},
                       {"version", kVersion},
                       {"domain_root", root.string()},
                       {"max_jobs", max_jobs},
@@ -129,7 +257,21 @@ int main(int argc, char** argv) {
                       {"pg_application_probe", pg_application_probe}});
 
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  while (true) {
+    sigwait(&signals, &signal_number);
+    if (signal_number != SIGHUP) break;
+    if (tokens == nullptr) {
+      spdlog::info("SIGHUP: no --auth-token-file configured, nothing to reload");
+      continue;
+    }
+    if (absl::Status reloaded = tokens->Reload(); reloaded.ok()) {
+      service::LogRecord(spdlog::level::info, "tokens reloaded",
+                         {{"file", token_file}, {"tokens", tokens->size()}});
+    } else {
+      service::LogRecord(spdlog::level::err, "token reload failed; the previous tokens stay",
+                         {{"file", token_file}, {"error", std::string(reloaded.message())}});
+    }
+  }
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::milliseconds(static_cast<int64_t>(shutdown_deadline * 1000));
   service::LogRecord(spdlog::level::info, "shutting down",
@@ -148,6 +290,12 @@ int main(int argc, char** argv) {
   if (server->GetHealthCheckService() != nullptr) {
     server->GetHealthCheckService()->SetServingStatus(false);
   }
+  if (health_server != nullptr) {
+    if (health_server->GetHealthCheckService() != nullptr) {
+      health_server->GetHealthCheckService()->SetServingStatus(false);
+    }
+    health_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  }
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::duration_cast<std::chrono::system_clock::duration>(
                        deadline - std::chrono::steady_clock::now()));
@@ -159,7 +307,8 @@ int main(int argc, char** argv) {
     std::_Exit(1);
   }
   server->Wait();
-  registry.reset();
+  registry.reset();  // joins the job threads (their audit rows are finished by now)
+  audit.reset();
   spdlog::info("stopped");
   return 0;
 }

@@ -1,6 +1,7 @@
 #include "server/service/admin_service.h"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -11,6 +12,9 @@
 
 namespace protean_admin::service {
 namespace {
+
+// Audit rows read per database for ListRebuilds.
+constexpr int kAuditListLimit = 200;
 
 std::string StrategyName(pb::Strategy strategy) {
   return strategy == pb::STRATEGY_INPLACE ? "inplace" : "atomic";
@@ -33,14 +37,17 @@ std::string StateName(pb::JobState state) {
   }
 }
 
-std::string RequestedBy(const grpc::ServerContext* context) {
-  const auto& metadata = context->client_metadata();
+}  // namespace
+
+std::string RequestedByOf(const grpc::ServerContext& context, const Principal& principal) {
+  if (!principal.token_name.empty() || !principal.cert_subject.empty()) {
+    return principal.RequestedBy();
+  }
+  const auto& metadata = context.client_metadata();
   auto it = metadata.find(kRequestedByMetadata);
-  if (it == metadata.end()) return "";
+  if (it == metadata.end() || it->second.empty()) return "anonymous";
   return std::string(it->second.data(), it->second.size());
 }
-
-}  // namespace
 
 absl::Status ApplyOptions(const pb::RebuildOptions& options, JobSpec* spec) {
   if (options.batch_size() < 0) {
@@ -153,11 +160,12 @@ grpc::Status AdminService::Follow(grpc::ServerContext* context, Job& job,
   }
 }
 
-grpc::Status AdminService::StartAndFollow(grpc::ServerContext* context, JobSpec spec,
+grpc::Status AdminService::StartAndFollow(grpc::ServerContext* context, const Principal& principal,
+                                          JobSpec spec,
                                           grpc::ServerWriter<pb::RebuildEvent>* writer,
                                           bool detach) {
-  spec.peer = context->peer();
-  spec.requested_by = RequestedBy(context);
+  spec.peer = principal.peer.empty() ? context->peer() : principal.peer;
+  spec.requested_by = RequestedByOf(*context, principal);
   nlohmann::json fields = {
       {"peer", spec.peer},
       {"requested_by", spec.requested_by},
@@ -182,6 +190,8 @@ grpc::Status AdminService::StartAndFollow(grpc::ServerContext* context, JobSpec 
 grpc::Status AdminService::RebuildProjection(grpc::ServerContext* context,
                                              const pb::RebuildProjectionRequest* request,
                                              grpc::ServerWriter<pb::RebuildEvent>* writer) {
+  Principal principal;
+  if (grpc::Status s = AuthorizeCallStatus(*context, tokens_, &principal); !s.ok()) return s;
   if (request->projection().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "projection must be given");
   }
@@ -199,12 +209,14 @@ grpc::Status AdminService::RebuildProjection(grpc::ServerContext* context,
   spec.projections = {request->projection()};
   spec.lock_keys = {absl::StrCat((*domain)->source_file, "#", request->projection())};
   spec.loaded_domain = *domain;
-  return StartAndFollow(context, std::move(spec), writer, request->options().detach());
+  return StartAndFollow(context, principal, std::move(spec), writer, request->options().detach());
 }
 
 grpc::Status AdminService::RebuildAll(grpc::ServerContext* context,
                                       const pb::RebuildAllRequest* request,
                                       grpc::ServerWriter<pb::RebuildEvent>* writer) {
+  Principal principal;
+  if (grpc::Status s = AuthorizeCallStatus(*context, tokens_, &principal); !s.ok()) return s;
   JobSpec spec;
   absl::Status status = ApplyOptions(request->options(), &spec);
   if (!status.ok()) return ToGrpcStatus(status);
@@ -216,32 +228,56 @@ grpc::Status AdminService::RebuildAll(grpc::ServerContext* context,
     spec.lock_keys.push_back(absl::StrCat((*domain)->source_file, "#", p.name));
   }
   spec.loaded_domain = *domain;
-  return StartAndFollow(context, std::move(spec), writer, request->options().detach());
+  return StartAndFollow(context, principal, std::move(spec), writer, request->options().detach());
 }
 
-grpc::Status AdminService::ListProjections(grpc::ServerContext*,
+grpc::Status AdminService::ListProjections(grpc::ServerContext* context,
                                            const pb::ListProjectionsRequest* request,
                                            pb::ListProjectionsResponse* response) {
+  Principal principal;
+  if (grpc::Status s = AuthorizeCallStatus(*context, tokens_, &principal); !s.ok()) return s;
   absl::StatusOr<std::shared_ptr<const domain::Domain>> domain = Load(request->domain());
   if (!domain.ok()) return ToGrpcStatus(domain.status());
+  // Opening the domain's audit table marks rebuilds of a crashed earlier run interrupted.
+  if (audit_ != nullptr) audit_->ForDomain(**domain);
   for (const domain::Projection& p : (*domain)->projections) {
     *response->add_projections() = DescribeProjection(**domain, p);
   }
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::ListRebuilds(grpc::ServerContext*,
+grpc::Status AdminService::ListRebuilds(grpc::ServerContext* context,
                                         const pb::ListRebuildsRequest* request,
                                         pb::ListRebuildsResponse* response) {
-  for (pb::JobInfo& info : registry_->List(request->running_only())) {
-    *response->add_jobs() = std::move(info);
+  Principal principal;
+  if (grpc::Status s = AuthorizeCallStatus(*context, tokens_, &principal); !s.ok()) return s;
+  std::vector<pb::JobInfo> jobs = registry_->List(request->running_only());
+  if (audit_ != nullptr) {
+    if (!request->domain().empty()) {
+      absl::StatusOr<std::shared_ptr<const domain::Domain>> domain = Load(request->domain());
+      if (!domain.ok()) return ToGrpcStatus(domain.status());
+      audit_->ForDomain(**domain);
+    }
+    // The audit trail adds rebuilds this process no longer (or never) had in memory;
+    // the in-memory view of a job wins (it has live progress).
+    std::set<std::string> known;
+    for (const pb::JobInfo& info : jobs) known.insert(info.job_id());
+    for (pb::JobInfo& info : audit_->List(request->running_only(), kAuditListLimit)) {
+      if (known.insert(info.job_id()).second) jobs.push_back(std::move(info));
+    }
+    std::stable_sort(jobs.begin(), jobs.end(), [](const pb::JobInfo& a, const pb::JobInfo& b) {
+      return a.started_unix_ms() < b.started_unix_ms();
+    });
   }
+  for (pb::JobInfo& info : jobs) *response->add_jobs() = std::move(info);
   return grpc::Status::OK;
 }
 
 grpc::Status AdminService::WatchRebuild(grpc::ServerContext* context,
                                         const pb::WatchRebuildRequest* request,
                                         grpc::ServerWriter<pb::RebuildEvent>* writer) {
+  Principal principal;
+  if (grpc::Status s = AuthorizeCallStatus(*context, tokens_, &principal); !s.ok()) return s;
   absl::StatusOr<std::shared_ptr<Job>> job = registry_->Find(request->job_id());
   if (!job.ok()) return ToGrpcStatus(job.status());
   return Follow(context, **job, writer, /*detach=*/false);
@@ -250,6 +286,8 @@ grpc::Status AdminService::WatchRebuild(grpc::ServerContext* context,
 grpc::Status AdminService::CancelRebuild(grpc::ServerContext* context,
                                          const pb::CancelRebuildRequest* request,
                                          pb::CancelRebuildResponse* response) {
+  Principal principal;
+  if (grpc::Status s = AuthorizeCallStatus(*context, tokens_, &principal); !s.ok()) return s;
   std::chrono::milliseconds wait = options_.cancel_wait;
   auto deadline = context->deadline();
   if (deadline != std::chrono::system_clock::time_point::max()) {
@@ -260,7 +298,7 @@ grpc::Status AdminService::CancelRebuild(grpc::ServerContext* context,
   LogRecord(spdlog::level::info, "rebuild cancel requested",
             {{"job", request->job_id()},
              {"peer", context->peer()},
-             {"requested_by", RequestedBy(context)}});
+             {"requested_by", RequestedByOf(*context, principal)}});
   absl::StatusOr<pb::JobInfo> info = registry_->Cancel(request->job_id(), wait);
   if (!info.ok()) return ToGrpcStatus(info.status());
   *response->mutable_job() = std::move(*info);

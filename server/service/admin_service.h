@@ -13,6 +13,8 @@
 #include "absl/status/statusor.h"
 #include "protean/admin/v1/admin.grpc.pb.h"
 #include "server/domain/model.h"
+#include "server/service/audit_trail.h"
+#include "server/service/auth.h"
 #include "server/service/job_registry.h"
 
 namespace protean_admin::service {
@@ -24,13 +26,17 @@ struct AdminServiceOptions {
   std::chrono::milliseconds cancel_wait{std::chrono::minutes(10)};
 };
 
-// Metadata key a client may send to say who is asking (unverified, logged).
+// Metadata key a client may send to say who is asking (unverified, logged; used as
+// requested_by only when the call is neither token- nor certificate-authenticated).
 inline constexpr char kRequestedByMetadata[] = "x-requested-by";
 
 class AdminService final : public ::protean::admin::v1::ProjectionAdmin::Service {
  public:
-  AdminService(AdminServiceOptions options, JobRegistry* registry)
-      : options_(std::move(options)), registry_(registry) {}
+  // `tokens` (null: no token required) and `audit` (null: no audit trail) must outlive the
+  // service.
+  AdminService(AdminServiceOptions options, JobRegistry* registry,
+               const TokenStore* tokens = nullptr, AuditTrail* audit = nullptr)
+      : options_(std::move(options)), registry_(registry), tokens_(tokens), audit_(audit) {}
 
   grpc::Status RebuildProjection(grpc::ServerContext* context,
                                  const pb::RebuildProjectionRequest* request,
@@ -53,12 +59,20 @@ class AdminService final : public ::protean::admin::v1::ProjectionAdmin::Service
   // with `detach`, right after `started`.
   grpc::Status Follow(grpc::ServerContext* context, Job& job,
                       grpc::ServerWriter<pb::RebuildEvent>* writer, bool detach);
-  grpc::Status StartAndFollow(grpc::ServerContext* context, JobSpec spec,
-                              grpc::ServerWriter<pb::RebuildEvent>* writer, bool detach);
+  grpc::Status StartAndFollow(grpc::ServerContext* context, const Principal& principal,
+                              JobSpec spec, grpc::ServerWriter<pb::RebuildEvent>* writer,
+                              bool detach);
 
   AdminServiceOptions options_;
   JobRegistry* registry_;
+  const TokenStore* tokens_;
+  AuditTrail* audit_;
 };
+
+// What the audit trail and logs record as "who asked": the token name or client
+// certificate subject when the call carried one, else the client's unverified
+// x-requested-by metadata, else "anonymous".
+std::string RequestedByOf(const grpc::ServerContext& context, const Principal& principal);
 
 // Validates shared rebuild options and fills a JobSpec with them.
 absl::Status ApplyOptions(const pb::RebuildOptions& options, JobSpec* spec);

@@ -31,3 +31,23 @@ target_compile_definitions(daemon_cli_e2e_test PRIVATE
   PROTEAN_ADMIND_BINARY="$<TARGET_FILE:protean-admind>"
   PROTEAN_ADMIN_CLI_BINARY="$<TARGET_FILE:protean-admin>")
 add_dependencies(daemon_cli_e2e_test protean-admind protean-admin)
+
+# A cache-backed projection (Redis) rebuilt through the daemon and the CLI (issue 7).
+protean_add_test(NAME cache_e2e_test LABEL e2e TIMEOUT 300
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/cache_e2e_test.cc ${CMAKE_CURRENT_LIST_DIR}/e2e_support.cc
+  LIBS protean_admin_storage gRPC::grpc++ nlohmann_json::nlohmann_json absl::strings)
+target_compile_definitions(cache_e2e_test PRIVATE
+  PROTEAN_ADMIND_BINARY="$<TARGET_FILE:protean-admind>"
+  PROTEAN_ADMIN_CLI_BINARY="$<TARGET_FILE:protean-admin>")
+add_dependencies(cache_e2e_test protean-admind protean-admin)
+
+# TLS, mutual TLS, tokens, the listen policy and the audit trail (issue 8).
+protean_add_test(NAME security_e2e_test LABEL e2e TIMEOUT 600
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/security_e2e_test.cc ${CMAKE_CURRENT_LIST_DIR}/e2e_support.cc
+  LIBS protean_admin_e2e_protos protean_admin_storage gRPC::grpc++
+       nlohmann_json::nlohmann_json absl::strings)
+target_compile_definitions(security_e2e_test PRIVATE
+  PROTEAN_ADMIND_BINARY="$<TARGET_FILE:protean-admind>"
+  PROTEAN_ADMIN_CLI_BINARY="$<TARGET_FILE:protean-admin>"
+  MAKE_CERTS_SCRIPT="${PROJECT_SOURCE_DIR}/tests/harness/make_certs.sh")
+add_dependencies(security_e2e_test protean-admind protean-admin)

@@ -10,3 +10,6 @@ protean_add_test(NAME service_server_guard_test LABEL unit
 protean_add_test(NAME service_logging_test LABEL unit
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/logging_test.cc
   LIBS protean_admin_service)
+protean_add_test(NAME service_audit_trail_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/audit_trail_test.cc
+  LIBS protean_admin_service)
