@@ -19,10 +19,12 @@ using ::testing::HasSubstr;
 class BehaviourTest : public RebuildFixture {
  protected:
   // Kills the engine's projection-database session (the one holding the advisory lock).
+  // pg_locks is cluster-wide: only this test's database counts (tests run in parallel).
   void KillEngineWriter() {
     auto r = conn_->Exec(
         "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
-        "AND pid <> pg_backend_pid()");
+        "AND pid <> pg_backend_pid() AND database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())");
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_EQ(r->rows(), 1);
   }
