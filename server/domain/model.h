@@ -8,13 +8,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace protean_admin::domain {
 
@@ -48,9 +47,9 @@ struct Aggregate {
 };
 
 struct Event {
-  std::string name;       // "Registered"
-  std::string aggregate;  // aggregate name
-  int version = 1;        // current version
+  std::string name;         // "Registered"
+  std::string aggregate;    // aggregate name
+  int version = 1;          // current version
   std::string type_string;  // current type string: "Test.Registered.v1"
 };
 
@@ -119,11 +118,11 @@ struct Handler {
 };
 
 struct Projection {
-  std::string name;      // "Balances"
-  std::string key;       // identifier column
-  std::string table;     // default underscore(name)
-  std::string schema;    // optional; empty means the database's schema or the default
-  std::string database;  // "default" unless given; empty when cache-backed
+  std::string name;                  // "Balances"
+  std::string key;                   // identifier column
+  std::string table;                 // default underscore(name)
+  std::string schema;                // optional; empty means the database's schema or the default
+  std::string database;              // "default" unless given; empty when cache-backed
   std::optional<std::string> cache;  // cache name when cache-backed
   // Optional column declarations (name, SQL type), for creating a missing table.
   std::vector<std::pair<std::string, std::string>> columns;
@@ -134,9 +133,9 @@ struct Projection {
 };
 
 struct Projector {
-  std::string name;           // "TransactionProjector"
-  std::string projector_for;  // projection name
-  std::vector<std::string> categories;  // full stream categories, declaration order
+  std::string name;                       // "TransactionProjector"
+  std::string projector_for;              // projection name
+  std::vector<std::string> categories;    // full stream categories, declaration order
   std::optional<std::string> subscriber;  // Protean fqn, enables hand-off
   std::vector<Handler> handlers;          // declaration order
 
