@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -43,7 +44,9 @@ constexpr size_t kCopyHeaderSize = 11 + 4 + 4;
 }  // namespace
 
 absl::Status PrepareEventStoreConnection(PgConnection& conn) {
-  auto r = conn.Exec("SET search_path TO message_store, public");
+  // JIT compiling the read's expressions costs more than it saves for a stream of plain
+  // column values.
+  auto r = conn.Exec("SET search_path TO message_store, public; SET jit = off");
   return r.ok() ? absl::OkStatus() : r.status();
 }
 
@@ -65,37 +68,58 @@ absl::StatusOr<std::vector<CategoryHead>> SnapshotHeads(
   std::vector<CategoryHead> heads;
   for (const std::string& c : categories) heads.push_back(CategoryHead{c, 0, 0});
   if (categories.empty()) return heads;
-  if (categories.size() == 1) {
-    auto head = SnapshotHead(conn, categories[0]);
-    if (!head.ok()) return head.status();
-    heads[0] = std::move(*head);
+  std::vector<std::string> literals;
+  for (const std::string& c : categories) {
+    char* quoted = PQescapeLiteral(conn.get(), c.data(), c.size());
+    if (quoted == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot quote category ", c, ": ", PQerrorMessage(conn.get())));
+    }
+    literals.emplace_back(quoted);
+    PQfreemem(quoted);
+  }
+  // One statement (one snapshot). Literals, not parameters: the planner then probes the
+  // category index for a rare category and the primary key backwards for a frequent one; a
+  // generic plan would scan the whole history backwards for a category with no events.
+  std::string sql = "SELECT ";
+  for (size_t i = 0; i < literals.size(); ++i) {
+    absl::StrAppend(&sql, i > 0 ? ", " : "",
+                    "(SELECT coalesce(max(global_position), 0) FROM message_store.messages "
+                    "WHERE message_store.category(stream_name) = ",
+                    literals[i], ")");
+  }
+  auto r = conn.Exec(sql);
+  if (!r.ok()) return r.status();
+  for (size_t i = 0; i < heads.size(); ++i) heads[i].head = ParseInt64(r->Get(0, i));
+
+  auto analyzed = conn.Exec(
+      "SELECT EXISTS (SELECT 1 FROM pg_stats WHERE schemaname = 'message_store' "
+      "AND tablename = 'messages')");
+  if (!analyzed.ok()) return analyzed.status();
+  if (analyzed->Get(0, 0) != "t") {
+    // No statistics, so no estimate: count (such a table is small or new).
+    for (CategoryHead& head : heads) {
+      if (head.head == 0) continue;
+      auto counted = SnapshotHead(conn, head.category);
+      if (!counted.ok()) return counted.status();
+      head.count = counted->count;
+    }
     return heads;
   }
-  std::string array = "{";
-  for (size_t i = 0; i < categories.size(); ++i) {
-    if (i > 0) array += ',';
-    array += '"';
-    for (char ch : categories[i]) {
-      if (ch == '"' || ch == '\\') array += '\\';
-      array += ch;
-    }
-    array += '"';
-  }
-  array += '}';
-  auto r = conn.ExecParams(
-      "SELECT message_store.category(stream_name), max(global_position), "
-      "count(*) FILTER (WHERE type <> 'SNAPSHOT') FROM message_store.messages "
-      "WHERE message_store.category(stream_name) = ANY($1::text[]) GROUP BY 1",
-      {array});
-  if (!r.ok()) return r.status();
-  for (int i = 0; i < r->rows(); ++i) {
-    std::string_view category = r->Get(i, 0);
-    for (CategoryHead& head : heads) {
-      if (head.category == category) {
-        head.head = ParseInt64(r->Get(i, 1));
-        head.count = ParseInt64(r->Get(i, 2));
-      }
-    }
+  for (size_t i = 0; i < heads.size(); ++i) {
+    heads[i].count_exact = false;
+    if (heads[i].head == 0) continue;
+    auto plan = conn.Exec(absl::StrCat(
+        "EXPLAIN SELECT 1 FROM message_store.messages WHERE message_store.category(stream_name) "
+        "= ",
+        literals[i], " AND type <> 'SNAPSHOT'"));
+    if (!plan.ok()) return plan.status();
+    // The top plan node's line: "... (cost=a..b rows=N width=w)".
+    std::string_view line = plan->rows() > 0 ? plan->Get(0, 0) : "";
+    size_t at = line.find(" rows=");
+    if (at == std::string_view::npos) continue;
+    line.remove_prefix(at + 6);
+    heads[i].count = ParseInt64(line.substr(0, line.find(' ')));
   }
   return heads;
 }
@@ -136,10 +160,23 @@ bool MessagePage::AppendCopyRow(const char* data, size_t size) {
   return at == size;
 }
 
-CategoryReader CategoryReader::Streaming(PgConnection conn, std::string category, int64_t head,
-                                         int page_size, ReadColumns columns, int64_t after) {
+void MessagePage::DropLastRow() {
+  const Row& row = rows_.back();
+  size_t begin = buffer_.size();
+  for (int c = 2; c < kMaxColumns; ++c) {
+    if (row.length[c] > 0 && row.offset[c] < begin) begin = row.offset[c];
+  }
+  buffer_.resize(begin);
+  rows_.pop_back();
+}
+
+CategoryReader CategoryReader::Streaming(PgConnection conn, std::vector<CategoryHead> heads,
+                                         int page_size, ReadColumns columns) {
   auto owned = std::make_unique<PgConnection>(std::move(conn));
-  CategoryReader reader(owned.get(), std::move(category), head, page_size, columns, after);
+  int64_t head = 0;
+  for (const CategoryHead& h : heads) head = std::max(head, h.head);
+  CategoryReader reader(owned.get(), "", head, page_size, columns, 0);
+  reader.heads_ = std::move(heads);
   reader.owned_ = std::move(owned);
   reader.streaming_ = true;
   return reader;
@@ -147,19 +184,30 @@ CategoryReader CategoryReader::Streaming(PgConnection conn, std::string category
 
 absl::Status CategoryReader::StartCopy() {
   PGconn* pg = conn_->get();
-  char* quoted = PQescapeLiteral(pg, category_.data(), category_.size());
-  if (quoted == nullptr) {
-    return absl::UnavailableError(absl::StrCat("cannot quote category: ", PQerrorMessage(pg)));
+  std::string in;
+  for (const CategoryHead& h : heads_) {
+    if (h.head == 0) continue;
+    char* quoted = PQescapeLiteral(pg, h.category.data(), h.category.size());
+    if (quoted == nullptr) {
+      return absl::UnavailableError(absl::StrCat("cannot quote category: ", PQerrorMessage(pg)));
+    }
+    absl::StrAppend(&in, in.empty() ? "" : ", ", quoted);
+    PQfreemem(quoted);
+  }
+  if (in.empty()) {
+    exhausted_ = true;
+    return absl::OkStatus();
   }
   std::string sql =
       "COPY (SELECT global_position, position, stream_name::text, type::text, "
       "data::text";
   if (columns_.time) sql += ", time::text";
   if (columns_.id) sql += ", id::text";
-  absl::StrAppend(&sql, " FROM message_store.messages WHERE message_store.category(stream_name) = ",
-                  quoted, " AND global_position > ", last_, " AND global_position <= ", head_,
+  // Each category's own head is applied while decoding (ReadyStreaming).
+  absl::StrAppend(&sql,
+                  " FROM message_store.messages WHERE message_store.category(stream_name) IN (", in,
+                  ") AND global_position <= ", head_,
                   " AND type <> 'SNAPSHOT' ORDER BY global_position) TO STDOUT (FORMAT binary)");
-  PQfreemem(quoted);
   PgResult start(PQexec(pg, sql.c_str()));
   if (PQresultStatus(start.get()) != PGRES_COPY_OUT) {
     absl::Status status = ResultStatus(pg, start.get(), "reading messages failed");
@@ -176,6 +224,7 @@ absl::StatusOr<bool> CategoryReader::ReadyStreaming() {
   if (!copy_started_) {
     absl::Status s = StartCopy();
     if (!s.ok()) return s;
+    if (exhausted_) return false;
   }
   PGconn* pg = conn_->get();
   auto page = std::make_shared<MessagePage>(columns_);
@@ -215,6 +264,7 @@ absl::StatusOr<bool> CategoryReader::ReadyStreaming() {
         // The trailer: the COPY's end follows.
       } else {
         ok = page->AppendCopyRow(p + 2, size - 2);
+        if (ok) ok = KeepLastRow(*page);
       }
     }
     PQfreemem(buffer);
@@ -239,6 +289,22 @@ absl::StatusOr<bool> CategoryReader::ReadyStreaming() {
   page_ = std::move(page);
   row_ = 0;
   return page_->rows() > 0;
+}
+
+bool CategoryReader::KeepLastRow(MessagePage& page) const {
+  const int row = page.rows() - 1;
+  std::string_view stream = page.StreamName(row);
+  std::string_view category = stream.substr(0, stream.find('-'));
+  for (size_t i = 0; i < heads_.size(); ++i) {
+    if (heads_[i].category != category) continue;
+    if (page.GlobalPosition(row) > heads_[i].head) {
+      page.DropLastRow();  // written after this category's snapshot
+    } else {
+      page.SetLastRowSource(static_cast<int>(i));
+    }
+    return true;
+  }
+  return false;  // not a category that was asked for
 }
 
 absl::StatusOr<bool> CategoryReader::Ready() {

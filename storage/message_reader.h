@@ -1,9 +1,9 @@
 #ifndef PROTEAN_ADMIN_STORAGE_MESSAGE_READER_H_
 #define PROTEAN_ADMIN_STORAGE_MESSAGE_READER_H_
 
-// Reading Message DB for a rebuild: the head snapshot of a category, keyset pages of one
-// category up to that head (on the category index expression), and a k-way merge of several
-// categories in global_position order. Memory is bounded by the page size.
+// Reading Message DB for a rebuild: the head snapshot of the categories, one binary COPY
+// stream over all of them in global_position order (or keyset pages of one category up to
+// its head, merged k-way). Memory is bounded by the page size.
 
 #include <cstdint>
 #include <memory>
@@ -24,11 +24,18 @@ absl::Status PrepareEventStoreConnection(PgConnection& conn);
 struct CategoryHead {
   std::string category;
   int64_t head = 0;   // highest global_position now (0 when the category is empty)
-  int64_t count = 0;  // messages up to the head, SNAPSHOT rows excluded
+  int64_t count = 0;  // messages up to the head, SNAPSHOT rows excluded (see count_exact)
+  // False: `count` is PostgreSQL's planner estimate (the table has statistics), which costs
+  // no scan; true: counted exactly (a table never analyzed, or SnapshotHead).
+  bool count_exact = true;
 };
 
+// The head of one category and its exact count (one scan of the category).
 absl::StatusOr<CategoryHead> SnapshotHead(PgConnection& conn, std::string_view category);
-// The heads of several categories, read by one statement (one scan, one snapshot).
+
+// The heads of several categories, read by one statement (one snapshot; an index probe per
+// category). Counts are estimates when message_store.messages has planner statistics (an
+// exact count would scan the whole history once more before the replay), exact otherwise.
 absl::StatusOr<std::vector<CategoryHead>> SnapshotHeads(PgConnection& conn,
                                                         const std::vector<std::string>& categories);
 
@@ -65,6 +72,10 @@ class MessagePage {
   // Decodes one binary COPY tuple (after its 16-bit field count). Returns false when the tuple
   // does not have the expected shape.
   bool AppendCopyRow(const char* data, size_t size);
+  // Removes the last row (appended by AppendCopyRow).
+  void DropLastRow();
+  void SetLastRowSource(int source) { rows_.back().source = source; }
+  int Source(int row) const { return streamed_ ? rows_[row].source : -1; }
   size_t buffer_bytes() const { return buffer_.size(); }
   void Reserve(size_t rows, size_t bytes) {
     rows_.reserve(rows);
@@ -79,6 +90,7 @@ class MessagePage {
     uint32_t offset[kMaxColumns] = {};
     uint32_t length[kMaxColumns] = {};
     bool null_data = false;
+    int source = 0;
   };
   std::string_view Field(int row, int column) const {
     if (!streamed_) return result_.Get(row, column);
@@ -123,18 +135,23 @@ class CategoryReader {
         page_size_(page_size),
         columns_(columns),
         last_(after) {}
-  // A streaming reader: one `COPY (SELECT ... ORDER BY global_position) TO STDOUT (FORMAT
-  // binary)` on its own connection (which it owns), consumed a page at a time. No per-page
-  // query: the server produces rows while the client applies the previous ones; memory stays
-  // bounded by the page plus the socket buffers.
-  static CategoryReader Streaming(PgConnection conn, std::string category, int64_t head,
-                                  int page_size, ReadColumns columns, int64_t after = 0);
+  // A streaming reader of several categories at once: one `COPY (SELECT ... WHERE
+  // category(stream_name) = ANY(...) ORDER BY global_position) TO STDOUT (FORMAT binary)` on
+  // its own connection (which it owns), consumed a page at a time: one pass over the history
+  // for all categories, no per-page query; the server produces rows while the client applies
+  // the previous ones; memory stays bounded by the page plus the socket buffers. A message of
+  // heads[i].category is returned only up to heads[i].head, with source i.
+  static CategoryReader Streaming(PgConnection conn, std::vector<CategoryHead> heads, int page_size,
+                                  ReadColumns columns);
 
   // Makes sure a current message is available (fetching the next page when needed).
   // Returns false when the category is exhausted.
   absl::StatusOr<bool> Ready();
-  // The current message; only valid after Ready() returned true.
-  MessageRef Current(int source) const { return MessageRef{page_, row_, source}; }
+  // The current message; only valid after Ready() returned true. `source` is the reader's
+  // index (a streaming reader gives the index of the message's category instead).
+  MessageRef Current(int source) const {
+    return MessageRef{page_, row_, streaming_ ? page_->Source(row_) : source};
+  }
   int64_t CurrentPosition() const { return page_->GlobalPosition(row_); }
   void Advance() { ++row_; }
   const std::string& category() const { return category_; }
@@ -142,6 +159,9 @@ class CategoryReader {
  private:
   absl::StatusOr<bool> ReadyStreaming();
   absl::Status StartCopy();
+  // Streaming: keeps the page's last row when it is within its category's head (and sets its
+  // source); false when the row belongs to none of the categories.
+  bool KeepLastRow(MessagePage& page) const;
 
   std::unique_ptr<PgConnection> owned_;  // the streaming reader's connection
   bool streaming_ = false;
@@ -150,6 +170,7 @@ class CategoryReader {
   size_t last_page_bytes_ = 0;
   PgConnection* conn_;
   std::string category_;
+  std::vector<CategoryHead> heads_;  // streaming: the categories and their heads
   int64_t head_;
   int page_size_;
   ReadColumns columns_;

@@ -107,6 +107,20 @@ void RowCache::Clear() {
   state_->canonical.clear();
   state_->rows.clear();
   dirty_ = false;
+  table_empty_ = false;
+}
+
+bool RowCache::KeysAreCanonical(const std::vector<std::string>& keys) const {
+  const storage::ColumnInfo& key = store_.table().columns[store_.key_index()];
+  if (key.type_name == "text") return true;
+  if (key.type_name != "varchar") return false;
+  if (key.typmod < 0) return true;
+  // varchar(n) has typmod n + 4; n bytes are at most n characters.
+  const size_t limit = static_cast<size_t>(key.typmod) - 4;
+  for (const std::string& k : keys) {
+    if (k.size() > limit) return false;
+  }
+  return true;
 }
 
 absl::StatusOr<std::vector<absl::Status>> RowCache::Apply(
@@ -132,7 +146,12 @@ absl::StatusOr<std::vector<absl::Status>> RowCache::Apply(
       missing.push_back(*item.key);
     }
   }
-  if (!missing.empty()) {
+  if (!missing.empty() && table_empty_ && KeysAreCanonical(missing)) {
+    for (const std::string& key : missing) {
+      state_->rows.try_emplace(key);  // known absent
+      state_->canonical.emplace(key, key);
+    }
+  } else if (!missing.empty()) {
     absl::StatusOr<storage::FetchResult> fetched = store_.Fetch(missing);
     if (!fetched.ok()) return fetched.status();
     for (storage::StoredRow& stored : fetched->rows) {

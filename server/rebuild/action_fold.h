@@ -47,15 +47,22 @@ class RowCache {
   absl::StatusOr<std::vector<absl::Status>> Apply(const std::vector<const ActionItem*>& items);
   absl::Status Flush();
   void Clear();
+  // Declares that the table holds no rows (it was just emptied in this transaction): a key
+  // not held is then known absent without a fetch, when its text is already the key column's
+  // canonical text (text, or varchar within its length). Ends with Flush or Clear.
+  void SetTableEmpty() { table_empty_ = true; }
   size_t size() const;
   bool dirty() const { return dirty_; }
 
  private:
+  bool KeysAreCanonical(const std::vector<std::string>& keys) const;
+
   storage::ProjectionStore& store_;
   const std::vector<ColumnSpec>& columns_;
   struct State;
   std::unique_ptr<State> state_;
   bool dirty_ = false;
+  bool table_empty_ = false;
 };
 
 // Folds `items` against `store` (fetch touched rows, apply in order, write final states).

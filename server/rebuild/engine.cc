@@ -8,6 +8,7 @@
 // (a crash between the two leaves the old positions: the server would then re-apply events
 // after its old checkpoint, as Protean's own rebuild always does).
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -108,6 +109,7 @@ class Engine {
   bool Fatal(const absl::Status& status) const;
   void EmitPhase(Phase phase);
   void EmitProgress();
+  int64_t ReportedTotal() const;
   void Warn(const std::string& message);
   absl::Status Rollback();
   absl::Status BeginEpoch();
@@ -125,10 +127,12 @@ class Engine {
   std::unordered_map<std::string, std::vector<int>> listeners_;
   std::vector<storage::CategoryHead> heads_;
   int64_t total_ = 0;
+  bool total_exact_ = true;  // false: total_ is an estimate until the replay has ended
   int64_t processed_ = 0;
   std::string last_projector_;
   bool need_time_ = false, need_id_ = false;
   bool has_action_ = false;
+  bool has_sql_ = false;
   bool same_database_ = false;
 
   std::optional<PgConnection> writer_;
@@ -154,6 +158,7 @@ class Engine {
   std::vector<int64_t> cursor_;  // last consumed position per category
   std::vector<int64_t> epoch_cursor_;
   int64_t epoch_dispatched_ = 0, epoch_skipped_ = 0;
+  int64_t epoch_processed_ = 0;
   bool locked_ = false;
   bool truncated_ = false;
   std::string lock_text_;
@@ -171,6 +176,11 @@ absl::Status Engine::Exec(std::string_view sql) {
   return r.ok() ? absl::OkStatus() : r.status();
 }
 
+int64_t Engine::ReportedTotal() const {
+  // An estimate never reads as done (or past done) before the replay has ended.
+  return total_exact_ ? total_ : std::max(total_, processed_ + 1);
+}
+
 void Engine::EmitPhase(Phase phase) {
   if (!options_.on_progress) return;
   ProgressEvent e;
@@ -178,7 +188,7 @@ void Engine::EmitPhase(Phase phase) {
   e.projection = projection_.name;
   e.phase = phase;
   e.processed = processed_;
-  e.total = total_;
+  e.total = ReportedTotal();
   e.skipped = result_.events_skipped;
   options_.on_progress(e);
 }
@@ -191,7 +201,7 @@ void Engine::EmitProgress() {
   e.phase = Phase::kReplay;
   e.projector = last_projector_;
   e.processed = processed_;
-  e.total = total_;
+  e.total = ReportedTotal();
   e.skipped = result_.events_skipped;
   options_.on_progress(e);
 }
@@ -296,6 +306,7 @@ absl::Status Engine::Prepare() {
     }
     for (const domain::Handler& h : p.handlers) {
       if (h.form == domain::Handler::Form::kAction) has_action_ = true;
+      if (h.form == domain::Handler::Form::kSql) has_sql_ = true;
       ForEachParameter(h, [&](const domain::Parameter& param) {
         need_time_ |= UsesAttribute(param, domain::MessageAttribute::kTime);
         need_id_ |= UsesAttribute(param, domain::MessageAttribute::kMessageId);
@@ -447,7 +458,10 @@ absl::Status Engine::Prepare() {
     auto heads = storage::SnapshotHeads(*reader_, categories_);
     if (!heads.ok()) return heads.status();
     heads_ = std::move(*heads);
-    for (const storage::CategoryHead& head : heads_) total_ += head.count;
+    for (const storage::CategoryHead& head : heads_) {
+      total_ += head.count;
+      total_exact_ &= head.count_exact;
+    }
   }
   // Truncate.
   EmitPhase(Phase::kTruncate);
@@ -456,6 +470,10 @@ absl::Status Engine::Prepare() {
   in_transaction_ = true;
   s = store_->Truncate();
   if (!s.ok()) return s;
+  // Atomic: the emptied table is this transaction's alone until the commit.
+  if (options_.strategy == Strategy::kAtomic && !projection_.cache_backed()) {
+    cache_->SetTableEmpty();
+  }
   if (options_.strategy == Strategy::kInplace) {
     s = Exec("COMMIT");
     in_transaction_ = false;
@@ -467,6 +485,7 @@ absl::Status Engine::Prepare() {
 
 absl::Status Engine::BeginEpoch() {
   epoch_cursor_ = cursor_;
+  epoch_processed_ = processed_;
   epoch_dispatched_ = result_.events_dispatched;
   epoch_skipped_ = result_.events_skipped;
   return Exec("SAVEPOINT pa_epoch");
@@ -549,8 +568,10 @@ absl::Status Engine::ReadBatches(storage::MessagePrefetcher& batches, bool main)
     absl::Status s = ProcessBatch(batch);
     if (!s.ok() && !fallback_requested_) return s;
     for (const storage::MessageRef& m : batch) cursor_[m.source] = m.GlobalPosition();
+    processed_ += static_cast<int64_t>(batch.size());
     if (inplace || fallback_requested_ ||
-        static_cast<int64_t>(cache_->size()) > options_.max_cached_rows) {
+        static_cast<int64_t>(cache_->size()) > options_.max_cached_rows ||
+        (has_sql_ && processed_ - epoch_processed_ >= options_.sql_epoch_events)) {
       s = EndEpoch(/*flush=*/true);
       if (!s.ok()) return s;
       if (!inplace) {
@@ -563,7 +584,6 @@ absl::Status Engine::ReadBatches(storage::MessagePrefetcher& batches, bool main)
       in_transaction_ = false;
       if (!s.ok()) return s;
     }
-    processed_ += static_cast<int64_t>(batch.size());
     EmitProgress();
   }
   return absl::OkStatus();
@@ -572,18 +592,15 @@ absl::Status Engine::ReadBatches(storage::MessagePrefetcher& batches, bool main)
 absl::Status Engine::Replay() {
   EmitPhase(Phase::kReplay);
   EmitProgress();
+  // One COPY stream over all categories, in global_position order, on its own connection
+  // (the server produces the next rows while this process applies the current ones).
+  auto conn = PgConnection::Connect(domain_.event_store.database_uri);
+  if (!conn.ok()) return conn.status();
+  absl::Status prepared = storage::PrepareEventStoreConnection(*conn);
+  if (!prepared.ok()) return prepared;
   std::vector<storage::CategoryReader> readers;
-  storage::ReadColumns columns{need_time_, need_id_};
-  for (const storage::CategoryHead& head : heads_) {
-    // Each category streams with one COPY on its own connection (no per-page queries; the
-    // server produces the next rows while this process applies the current ones).
-    auto conn = PgConnection::Connect(domain_.event_store.database_uri);
-    if (!conn.ok()) return conn.status();
-    absl::Status prepared = storage::PrepareEventStoreConnection(*conn);
-    if (!prepared.ok()) return prepared;
-    readers.push_back(storage::CategoryReader::Streaming(std::move(*conn), head.category, head.head,
-                                                         options_.batch_size, columns));
-  }
+  readers.push_back(storage::CategoryReader::Streaming(
+      std::move(*conn), heads_, options_.batch_size, {need_time_, need_id_}));
   cursor_.assign(heads_.size(), 0);
   const bool inplace = options_.strategy == Strategy::kInplace;
   if (!inplace) {
@@ -595,6 +612,12 @@ absl::Status Engine::Replay() {
                                      options_.batch_size);
   absl::Status s = ReadBatches(batches, /*main=*/true);
   if (!s.ok()) return s;
+  if (!total_exact_) {
+    // The estimate is replaced by the count of what was replayed.
+    total_ = processed_;
+    total_exact_ = true;
+    EmitProgress();
+  }
   if (!inplace) return EndEpoch(/*flush=*/true);
   return absl::OkStatus();
 }
@@ -845,6 +868,29 @@ absl::Status Engine::RunSqlSegment(size_t begin, size_t end,
     } else {
       Record(items_[i], item.eval_status, batch);
     }
+  }
+  if (!write_through_) {
+    // Fast path: no savepoint per segment (each one is a subtransaction, and rows updated
+    // by many of them in one transaction cost PostgreSQL MultiXact lookups on every later
+    // update). A failure rolls the epoch back and replays it with per-event isolation.
+    std::vector<storage::PipelineCommand> commands;
+    for (size_t i : pending) {
+      for (const storage::PipelineCommand& c : items_[i].sql.commands) commands.push_back(c);
+    }
+    auto statuses = storage::RunPipeline(*writer_, commands);
+    if (!statuses.ok()) return statuses.status();
+    int first = storage::FirstFailure(*statuses);
+    if (first < 0) {
+      for (size_t i : pending) Record(items_[i], absl::OkStatus(), batch);
+      return absl::OkStatus();
+    }
+    if (Fatal((*statuses)[first])) return (*statuses)[first];
+    spdlog::warn(
+        "Rebuild of {}: a SQL-form statement failed ({}); replaying the last events with "
+        "per-event isolation",
+        projection_.name, std::string((*statuses)[first].message()));
+    fallback_requested_ = true;
+    return (*statuses)[first];
   }
   int failures = 0;
   std::vector<storage::PipelineCommand> commands;

@@ -75,6 +75,10 @@ struct RebuildOptions {
   // Action form: rows kept in memory across batches before they are written (bounds the
   // engine's memory independently of the history; more rows = fewer rewrites of hot keys).
   int64_t max_cached_rows = 100000;
+  // SQL form: statements run without a savepoint of their own; a failing one rolls back to
+  // the start of its epoch, whose events are then replayed with per-event isolation. An
+  // epoch ends after this many events, which bounds that replay.
+  int64_t sql_epoch_events = 50000;
 };
 
 // Rebuilds one projection. Errors (as status): NotFound "Projection 'X' not found",

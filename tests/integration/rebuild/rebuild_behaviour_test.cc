@@ -154,6 +154,68 @@ TEST_F(BehaviourTest, SqlHandlerErrorSkipsOnlyThatEvent) {
   }
 }
 
+TEST_F(BehaviourTest, SqlHandlerErrorRollsBackOnlyItsEpochAndSkipsOnlyThatEvent) {
+  // SQL-form statements run without savepoints; a failure rolls back to the start of its
+  // epoch and replays that epoch with per-event isolation. Earlier epochs stay as they are.
+  ASSERT_TRUE(conn_
+                  ->Exec("CREATE TABLE user_directory (user_id varchar(255) PRIMARY KEY, "
+                         "email varchar(255) NOT NULL, name varchar(255))")
+                  .ok());
+  std::vector<int64_t> bad_positions;
+  std::string expected;
+  for (int i = 0; i < 20; ++i) {
+    std::string id = absl::StrCat("u", 10 + i);
+    if (i == 9 || i == 14) {
+      auto bad = WriteMessage(*conn_, "test::user-" + id, "Test.Registered.v1",
+                              absl::StrCat(R"({"user_id": ")", id, R"(", "email": null})"));
+      ASSERT_TRUE(bad.ok());
+      bad_positions.push_back(*bad);
+    } else {
+      Register(id, "N" + id, id + "@x");
+      absl::StrAppend(&expected, id, "\n");
+    }
+  }
+  for (auto strategy : {rebuild::Strategy::kAtomic, rebuild::Strategy::kInplace}) {
+    std::vector<std::string> warnings;
+    RebuildOptions options;
+    options.batch_size = 2;
+    options.sql_epoch_events = 4;
+    options.strategy = strategy;
+    options.on_progress = [&](const ProgressEvent& e) {
+      if (e.kind == ProgressEvent::Kind::kWarning) warnings.push_back(e.message);
+    };
+    auto result = Rebuild("UserDirectory", options);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_TRUE(result->success());
+    EXPECT_EQ(result->events_dispatched, 18);
+    EXPECT_EQ(result->events_skipped, 2);
+    EXPECT_EQ(Dump("SELECT user_id FROM user_directory ORDER BY 1"), expected);
+    ASSERT_EQ(warnings.size(), 2u);
+    EXPECT_THAT(warnings[0], HasSubstr(absl::StrCat("global position ", bad_positions[0], ":")));
+    EXPECT_THAT(warnings[1], HasSubstr(absl::StrCat("global position ", bad_positions[1], ":")));
+  }
+}
+
+TEST_F(BehaviourTest, AnEstimatedTotalEndsExact) {
+  for (int i = 0; i < 30; ++i) Register(absl::StrCat("u", i), "U");
+  // With statistics, the head snapshot estimates the count instead of scanning for it.
+  ASSERT_TRUE(conn_->Exec("ANALYZE message_store.messages").ok());
+  std::vector<std::pair<int64_t, int64_t>> progress;  // processed, total
+  RebuildOptions options;
+  options.batch_size = 7;
+  options.on_progress = [&](const ProgressEvent& e) {
+    if (e.kind == ProgressEvent::Kind::kProgress) progress.emplace_back(e.processed, e.total);
+  };
+  auto result = Rebuild("Balances", options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->events_dispatched, 30);
+  ASSERT_FALSE(progress.empty());
+  for (size_t i = 0; i + 1 < progress.size(); ++i) {
+    EXPECT_LT(progress[i].first, progress[i].second) << "an estimate never reads as done early";
+  }
+  EXPECT_EQ(progress.back(), std::make_pair(int64_t{30}, int64_t{30}));
+}
+
 TEST_F(BehaviourTest, ActionHandlerFailuresSkipOnlyThoseEvents) {
   Register("u1", "U");
   Transact("u1", 5);

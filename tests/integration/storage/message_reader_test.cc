@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/advisory_lock.h"
@@ -78,6 +79,57 @@ TEST_F(StorageTest, MergesCategoriesInGlobalOrderUpToTheHead) {
   CategoryReader range(&*conn_, "a", 7, 10, ReadColumns{}, /*after=*/1);
   ASSERT_TRUE(*range.Ready());
   EXPECT_EQ(range.CurrentPosition(), 3);
+}
+
+TEST_F(StorageTest, StreamsSeveralCategoriesInOnePassEachUpToItsOwnHead) {
+  Write("a-1", "X");           // 1
+  Write("b-1", "X");           // 2
+  Write("a:snapshot-1", "X");  // 3: another category
+  Write("a-2", "SNAPSHOT");    // 4: never an event
+  Write("c-1", "X");           // 5: not asked for
+  Write("b-2", "X");           // 6
+  auto heads = SnapshotHeads(*conn_, {"a", "b", "empty"});
+  ASSERT_TRUE(heads.ok()) << heads.status();
+  ASSERT_EQ(heads->size(), 3u);
+  EXPECT_EQ((*heads)[0].head, 4);
+  EXPECT_EQ((*heads)[1].head, 6);
+  EXPECT_EQ((*heads)[2].head, 0);
+  // Events after a category's head are not that category's (a commit after the snapshot).
+  (*heads)[1].head = 2;
+  Write("a-3", "X");  // 7: after every head
+  for (int page : {1, 2, 100}) {
+    auto conn = PgConnection::Connect(uri_);
+    ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE(PrepareEventStoreConnection(*conn).ok());
+    std::vector<CategoryReader> readers;
+    readers.push_back(CategoryReader::Streaming(std::move(*conn), *heads, page, ReadColumns{}));
+    MessageMerger merger(std::move(readers));
+    std::vector<std::string> seen;
+    while (true) {
+      auto next = merger.Next();
+      ASSERT_TRUE(next.ok()) << next.status();
+      if (!next->has_value()) break;
+      seen.push_back(absl::StrCat((*next)->GlobalPosition(), " ",
+                                  std::string((*next)->StreamName()), " ", (*next)->source));
+    }
+    EXPECT_THAT(seen, ElementsAre("1 a-1 0", "2 b-1 1")) << "page " << page;
+  }
+}
+
+TEST_F(StorageTest, HeadCountsAreExactWithoutStatisticsAndEstimatedWithThem) {
+  for (int i = 0; i < 40; ++i) Write("a-" + std::to_string(i), "X");
+  Write("a-0", "SNAPSHOT");
+  auto exact = SnapshotHeads(*conn_, {"a"});
+  ASSERT_TRUE(exact.ok()) << exact.status();
+  EXPECT_TRUE((*exact)[0].count_exact);
+  EXPECT_EQ((*exact)[0].count, 40);
+  ASSERT_TRUE(conn_->Exec("ANALYZE message_store.messages").ok());
+  auto estimated = SnapshotHeads(*conn_, {"a", "b"});
+  ASSERT_TRUE(estimated.ok()) << estimated.status();
+  EXPECT_FALSE((*estimated)[0].count_exact);
+  EXPECT_EQ((*estimated)[0].head, 41);
+  EXPECT_GT((*estimated)[0].count, 0);
+  EXPECT_EQ((*estimated)[1].count, 0);  // an empty category is known empty
 }
 
 TEST_F(StorageTest, PipelineReportsTheFirstFailureAndSkipsTheRest) {
