@@ -1,6 +1,8 @@
 #include "server/rebuild/action_fold.h"
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/str_cat.h"
 
 namespace protean_admin::rebuild {
@@ -13,6 +15,38 @@ struct RowState {
   bool dirty = false;
   std::vector<storage::Cell> cells;
   std::vector<bool> assigned;
+  // Running sums of float8 columns being incremented, authoritative over cells[column] (which
+  // is formatted from the sum when the row is written): no parse and format per event.
+  absl::InlinedVector<std::pair<int, double>, 1> sums;
+
+  const double* Sum(int column) const {
+    for (const auto& [c, v] : sums) {
+      if (c == column) return &v;
+    }
+    return nullptr;
+  }
+  void SetSum(int column, double value) {
+    for (auto& [c, v] : sums) {
+      if (c == column) {
+        v = value;
+        return;
+      }
+    }
+    sums.emplace_back(column, value);
+  }
+  void DropSum(int column) {
+    for (size_t i = 0; i < sums.size(); ++i) {
+      if (sums[i].first == column) {
+        sums.erase(sums.begin() + i);
+        return;
+      }
+    }
+  }
+  // Formats the sums into their cells.
+  void Settle() {
+    for (const auto& [c, v] : sums) cells[c] = FormatFloat8(v);
+    sums.clear();
+  }
 };
 
 absl::Status Assign(const ColumnSpec& column, const Datum& value, storage::Cell& cell) {
@@ -58,8 +92,8 @@ absl::Status ApplyItem(const ActionItem& item, const std::vector<ColumnSpec>& co
     row = std::move(created);
     return absl::OkStatus();
   }
-  std::vector<std::pair<int, storage::Cell>> pending;
-  pending.reserve(item.set.size() + item.increment.size());
+  absl::InlinedVector<std::pair<int, storage::Cell>, 4> pending;
+  absl::InlinedVector<std::pair<int, double>, 2> pending_sums;  // after `pending`
   for (const auto& [index, value] : item.set) {
     storage::Cell cell;
     absl::Status s = Assign(columns[index], value, cell);
@@ -70,6 +104,33 @@ absl::Status ApplyItem(const ActionItem& item, const std::vector<ColumnSpec>& co
     if (value.is_null()) {
       return absl::InvalidArgumentError(
           absl::StrCat("increment of ", columns[index].name, " by NULL"));
+    }
+    if (columns[index].kind == ColumnKind::kFloat8) {
+      // The current value: this item's latest, else the row's.
+      std::optional<double> base;
+      for (auto it = pending_sums.rbegin(); it != pending_sums.rend() && !base; ++it) {
+        if (it->first == index) base = it->second;
+      }
+      const storage::Cell* text = &row.cells[index];
+      for (auto it = pending.rbegin(); it != pending.rend() && !base; ++it) {
+        if (it->first == index) {
+          text = &it->second;
+          break;
+        }
+      }
+      if (!base && text == &row.cells[index] && row.Sum(index) != nullptr) base = *row.Sum(index);
+      if (!base) {
+        base = 0;
+        if (*text) {
+          absl::StatusOr<double> parsed = ParseFloat8(columns[index], **text);
+          if (!parsed.ok()) return parsed.status();
+          base = *parsed;
+        }
+      }
+      absl::StatusOr<double> sum = AddFloat8(columns[index], *base, value.text);
+      if (!sum.ok()) return sum.status();
+      pending_sums.emplace_back(index, *sum);
+      continue;
     }
     const storage::Cell* current = &row.cells[index];
     for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
@@ -84,17 +145,36 @@ absl::Status ApplyItem(const ActionItem& item, const std::vector<ColumnSpec>& co
   }
   for (auto& [index, cell] : pending) {
     row.cells[index] = std::move(cell);
+    row.DropSum(index);
     row.assigned[index] = true;
   }
-  if (!pending.empty()) row.dirty = true;
+  for (const auto& [index, sum] : pending_sums) {
+    row.SetSum(index, sum);
+    row.assigned[index] = true;
+  }
+  if (!pending.empty() || !pending_sums.empty()) row.dirty = true;
   return absl::OkStatus();
 }
 
 }  // namespace
 
 struct RowCache::State {
-  absl::flat_hash_map<std::string, std::string> canonical;  // input key text -> canonical
-  absl::flat_hash_map<std::string, RowState> rows;          // canonical key -> state
+  // Canonical key -> state (absent rows are known too). Node-based: references stay valid
+  // while keys are added.
+  absl::node_hash_map<std::string, RowState> rows;
+  // Input key text -> canonical, only where they differ (" 7" for an integer key "7").
+  absl::flat_hash_map<std::string, std::string> aliases;
+
+  using Entry = std::pair<const std::string, RowState>;  // canonical key and its state
+
+  Entry* Find(const std::string& key) {
+    auto it = rows.find(key);
+    if (it != rows.end()) return &*it;
+    auto alias = aliases.find(key);
+    if (alias == aliases.end()) return nullptr;
+    it = rows.find(alias->second);
+    return it == rows.end() ? nullptr : &*it;
+  }
 };
 
 RowCache::RowCache(storage::ProjectionStore& store, const std::vector<ColumnSpec>& columns)
@@ -104,8 +184,8 @@ RowCache::~RowCache() = default;
 size_t RowCache::size() const { return state_->rows.size(); }
 
 void RowCache::Clear() {
-  state_->canonical.clear();
   state_->rows.clear();
+  state_->aliases.clear();
   dirty_ = false;
   table_empty_ = false;
 }
@@ -126,6 +206,7 @@ bool RowCache::KeysAreCanonical(const std::vector<std::string>& keys) const {
 absl::StatusOr<std::vector<absl::Status>> RowCache::Apply(
     const std::vector<const ActionItem*>& items) {
   std::vector<absl::Status> statuses(items.size(), absl::OkStatus());
+  std::vector<State::Entry*> targets(items.size(), nullptr);
   const int key_index = store_.key_index();
   // 1. Keys not held yet: canonicalised and fetched in one round trip.
   std::vector<std::string> missing;
@@ -141,16 +222,14 @@ absl::StatusOr<std::vector<absl::Status>> RowCache::Apply(
           absl::StrCat("the key (", columns_[key_index].name, ") is NULL"));
       continue;
     }
-    if (state_->canonical.contains(*item.key)) continue;
+    targets[i] = state_->Find(*item.key);
+    if (targets[i] != nullptr) continue;
     if (missing_index.emplace(*item.key, static_cast<int>(missing.size())).second) {
       missing.push_back(*item.key);
     }
   }
   if (!missing.empty() && table_empty_ && KeysAreCanonical(missing)) {
-    for (const std::string& key : missing) {
-      state_->rows.try_emplace(key);  // known absent
-      state_->canonical.emplace(key, key);
-    }
+    for (const std::string& key : missing) state_->rows.try_emplace(key);  // known absent
   } else if (!missing.empty()) {
     absl::StatusOr<storage::FetchResult> fetched = store_.Fetch(missing);
     if (!fetched.ok()) return fetched.status();
@@ -165,16 +244,18 @@ absl::StatusOr<std::vector<absl::Status>> RowCache::Apply(
     }
     for (size_t i = 0; i < missing.size(); ++i) {
       state_->rows.try_emplace(fetched->canonical[i]);  // absent rows are known too
-      state_->canonical.emplace(missing[i], fetched->canonical[i]);
+      if (missing[i] != fetched->canonical[i]) {
+        state_->aliases.emplace(missing[i], fetched->canonical[i]);
+      }
     }
   }
   // 2. Apply in order; a failing item leaves its row as it was.
   for (size_t i = 0; i < items.size(); ++i) {
     if (!statuses[i].ok()) continue;
     const ActionItem& item = *items[i];
-    const std::string& key = state_->canonical.at(*item.key);
-    RowState& row = state_->rows.at(key);
-    absl::Status s = ApplyItem(item, columns_, key_index, key, row);
+    State::Entry* entry = targets[i] != nullptr ? targets[i] : state_->Find(*item.key);
+    RowState& row = entry->second;
+    absl::Status s = ApplyItem(item, columns_, key_index, entry->first, row);
     if (s.ok()) {
       dirty_ |= row.dirty;
     } else {
@@ -190,6 +271,7 @@ absl::Status RowCache::Flush() {
   const auto& table_columns = store_.table().columns;
   for (auto& [key, row] : state_->rows) {
     if (!row.dirty) continue;
+    row.Settle();
     if (row.in_db) writes.delete_keys.push_back(key);
     if (!row.present) continue;
     std::vector<bool> mask(columns_.size(), true);

@@ -91,6 +91,14 @@ absl::StatusOr<F> ParseFloat(const ColumnSpec& column, std::string_view text) {
     char c = s[i];
     if (c == 'x' || c == 'X') return InvalidInput(column, text);
   }
+  {
+    // Correctly rounded like strtod, without its locale and multi-precision slow path. Out of
+    // range and unusual spellings take the strtod path below.
+    F value;
+    const char* begin = s + (s[0] == '+' ? 1 : 0);
+    auto [end, ec] = std::from_chars(begin, s + n, value);
+    if (ec == std::errc() && end == s + n) return value;
+  }
   char* end = nullptr;
   errno = 0;
   F value;
@@ -136,6 +144,22 @@ absl::StatusOr<std::string> AddFloat(const ColumnSpec& column,
 }
 
 }  // namespace
+
+absl::StatusOr<double> ParseFloat8(const ColumnSpec& column, std::string_view text) {
+  return ParseFloat<double>(column, text);
+}
+
+absl::StatusOr<double> AddFloat8(const ColumnSpec& column, double current, std::string_view delta) {
+  absl::StatusOr<double> b = ParseFloat<double>(column, delta);
+  if (!b.ok()) return b.status();
+  double sum = current + *b;
+  if (std::isinf(sum) && !std::isinf(current) && !std::isinf(*b)) {
+    return absl::InvalidArgumentError("value out of range: overflow");
+  }
+  return sum;
+}
+
+std::string FormatFloat8(double value) { return FormatFloat(value); }
 
 ColumnSpec ColumnSpec::From(const storage::ColumnInfo& column) {
   ColumnSpec spec;

@@ -36,6 +36,12 @@ absl::StatusOr<std::string> IncrementValue(const ColumnSpec& column,
                                            const std::optional<std::string>& current,
                                            std::string_view delta);
 
+// float8 increments on a running double (the row cache keeps sums between events): parsing,
+// adding and formatting give exactly what IncrementValue gives on the formatted text.
+absl::StatusOr<double> ParseFloat8(const ColumnSpec& column, std::string_view text);
+absl::StatusOr<double> AddFloat8(const ColumnSpec& column, double current, std::string_view delta);
+std::string FormatFloat8(double value);
+
 }  // namespace protean_admin::rebuild
 
 #endif  // PROTEAN_ADMIN_SERVER_REBUILD_COLUMN_OPS_H_

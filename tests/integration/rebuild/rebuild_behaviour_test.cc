@@ -216,6 +216,30 @@ TEST_F(BehaviourTest, AnEstimatedTotalEndsExact) {
   EXPECT_EQ(progress.back(), std::make_pair(int64_t{30}, int64_t{30}));
 }
 
+TEST_F(BehaviourTest, Float8RunningSumsFollowSetsAndSurviveAnOverflow) {
+  // float8 increments are folded on a running double; a set in between resets it and an
+  // overflowing event fails alone, leaving the sum as it was.
+  Register("u", "U");
+  Transact("u", 1e308);
+  Transact("u", 1e308);  // overflow: skipped
+  Transact("u", 0.5);
+  Register("u", "V");  // balance = 0 again
+  Transact("u", 0.1);
+  Transact("u", 0.2);
+  Register("w", "W");
+  Transact("w", 1e308);
+  for (int batch : {1, 3, 100}) {
+    RebuildOptions options;
+    options.batch_size = batch;
+    auto result = Rebuild("Balances", options);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->events_skipped, 1) << "batch " << batch;
+    EXPECT_EQ(Dump("SELECT user_id, name, balance FROM balances ORDER BY 1"),
+              "u|V|0.30000000000000004\nw|W|1e+308\n")
+        << "batch " << batch;
+  }
+}
+
 TEST_F(BehaviourTest, ActionHandlerFailuresSkipOnlyThoseEvents) {
   Register("u1", "U");
   Transact("u1", 5);
