@@ -14,7 +14,7 @@ struct RowState {
   bool fresh = false;    // created during the fold: unassigned columns get defaults
   bool dirty = false;
   std::vector<storage::Cell> cells;
-  std::vector<bool> assigned;
+  absl::InlinedVector<bool, 16> assigned;  // inline: no allocation, no cache miss
   // Running sums of float8 columns being incremented, authoritative over cells[column] (which
   // is formatted from the sum when the row is written): no parse and format per event.
   absl::InlinedVector<std::pair<int, double>, 1> sums;
@@ -275,7 +275,7 @@ absl::Status RowCache::Flush() {
     if (row.in_db) writes.delete_keys.push_back(key);
     if (!row.present) continue;
     std::vector<bool> mask(columns_.size(), true);
-    if (row.fresh) mask = row.assigned;
+    if (row.fresh) mask.assign(row.assigned.begin(), row.assigned.end());
     for (size_t c = 0; c < columns_.size(); ++c) {
       if (table_columns[c].generated) mask[c] = false;
     }

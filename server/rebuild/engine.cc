@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "server/rebuild/action_fold.h"
 #include "server/rebuild/cache_store.h"
@@ -124,7 +125,7 @@ class Engine {
 
   std::vector<const domain::Projector*> projectors_;
   std::vector<std::string> categories_;
-  std::unordered_map<std::string, std::vector<int>> listeners_;
+  std::vector<std::vector<int>> listeners_;  // projector indexes, per category of categories_
   std::vector<storage::CategoryHead> heads_;
   int64_t total_ = 0;
   bool total_exact_ = true;  // false: total_ is an estimate until the replay has ended
@@ -142,7 +143,7 @@ class Engine {
   std::unique_ptr<storage::ProjectionStore> store_;
   std::vector<ColumnSpec> specs_;
   std::unordered_map<const domain::Handler*, HandlerColumns> handler_columns_;
-  std::unordered_map<std::string, TypeEntry> types_;
+  absl::flat_hash_map<std::string, TypeEntry> types_;  // heterogeneous lookup: no copy
   std::unordered_map<const domain::SqlStatement*, absl::StatusOr<std::string>> prepared_;
   domain::Parameter default_key_;  // ":<key column>", for handlers without `key`
   EventPayload payload_;
@@ -296,12 +297,17 @@ absl::Status Engine::Prepare() {
   result_.projectors_processed = static_cast<int>(projectors_.size());
   default_key_.path = {projection_.key};
   default_key_.text = ":" + projection_.key;
+  absl::flat_hash_map<std::string, int> category_index;
   for (size_t i = 0; i < projectors_.size(); ++i) {
     const domain::Projector& p = *projectors_[i];
     result_.categories_processed += static_cast<int>(p.categories.size());
     for (const std::string& c : p.categories) {
-      auto& list = listeners_[c];
-      if (list.empty()) categories_.push_back(c);
+      auto [it, added] = category_index.emplace(c, static_cast<int>(categories_.size()));
+      if (added) {
+        categories_.push_back(c);
+        listeners_.emplace_back();
+      }
+      auto& list = listeners_[it->second];
       if (list.empty() || list.back() != static_cast<int>(i)) list.push_back(static_cast<int>(i));
     }
     for (const domain::Handler& h : p.handlers) {
@@ -623,7 +629,7 @@ absl::Status Engine::Replay() {
 }
 
 const TypeEntry& Engine::TypeFor(std::string_view type) {
-  auto it = types_.find(std::string(type));
+  auto it = types_.find(absl::string_view(type.data(), type.size()));
   if (it != types_.end()) return it->second;
   TypeEntry entry;
   entry.resolution = domain_.Resolve(type);
@@ -710,12 +716,11 @@ absl::Status Engine::ProcessBatch(const std::vector<storage::MessageRef>& batch)
   items_.clear();
   for (size_t i = 0; i < batch.size(); ++i) {
     const storage::MessageRef& m = batch[i];
-    std::string_view stream = m.StreamName();
-    auto listeners = listeners_.find(std::string(stream.substr(0, stream.find('-'))));
-    if (listeners == listeners_.end()) continue;
+    // Readers number messages by category, in categories_ (and heads_) order.
+    const std::vector<int>& listeners = listeners_[m.source];
     const TypeEntry& type = TypeFor(m.Type());
     if (type.resolution.event == nullptr) {
-      result_.events_skipped += static_cast<int64_t>(listeners->second.size());
+      result_.events_skipped += static_cast<int64_t>(listeners.size());
       std::string message =
           absl::StrCat("Skipping event of unresolvable type `", std::string(m.Type()),
                        "` at global position ", m.GlobalPosition());
@@ -725,7 +730,7 @@ absl::Status Engine::ProcessBatch(const std::vector<storage::MessageRef>& batch)
     }
     bool loaded = false;
     absl::Status load_status;
-    for (int p : listeners->second) {
+    for (int p : listeners) {
       const domain::Handler* h = type.handlers[p];
       last_projector_ = projectors_[p]->name;
       if (h == nullptr) {
