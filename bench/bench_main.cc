@@ -16,6 +16,12 @@
 #ifndef PROTEAN_BENCH_REBUILD_BIN
 #define PROTEAN_BENCH_REBUILD_BIN ""
 #endif
+#ifndef PROTEAN_BENCH_DAEMON_BIN
+#define PROTEAN_BENCH_DAEMON_BIN ""
+#endif
+#ifndef PROTEAN_BENCH_CLI_BIN
+#define PROTEAN_BENCH_CLI_BIN ""
+#endif
 #ifndef PROTEAN_BENCH_DOMAIN_FILE
 #define PROTEAN_BENCH_DOMAIN_FILE "bench/domain.toml"
 #endif
@@ -26,6 +32,8 @@ int main(int argc, char** argv) {
   bench::RunnerOptions options;
   options.rebuild_bin = PROTEAN_BENCH_REBUILD_BIN;
   options.domain_file = PROTEAN_BENCH_DOMAIN_FILE;
+  options.daemon_bin = PROTEAN_BENCH_DAEMON_BIN;
+  options.cli_bin = PROTEAN_BENCH_CLI_BIN;
   int64_t events = 0;
   uint64_t seed = 1;
   app.add_option("--uri", options.uri, "database with the Message DB schema")->required();
@@ -36,6 +44,8 @@ int main(int argc, char** argv) {
   app.add_option("--floor-runs", options.floor_runs, "runs of (c); the best counts");
   app.add_option("--domain-file", options.domain_file, "the benchmark's domain.toml");
   app.add_option("--rebuild-bin", options.rebuild_bin, "rebuild_bench (empty: skip a and b)");
+  app.add_option("--daemon-bin", options.daemon_bin, "protean-admind (empty: skip a via daemon)");
+  app.add_option("--cli-bin", options.cli_bin, "protean-admin (empty: skip a via daemon)");
   CLI11_PARSE(app, argc, argv);
 
   if (events > 0) {

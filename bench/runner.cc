@@ -1,14 +1,19 @@
 #include "bench/runner.h"
 
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -62,6 +67,39 @@ absl::StatusOr<ChildResult> RunChild(const std::vector<std::string>& args) {
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   result.maxrss_kib = usage.ru_maxrss;
   return result;
+}
+
+// Starts argv[0] in the background with `env` added to its environment and its output
+// appended to `log`. Returns its pid.
+absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& args,
+                                 const std::vector<std::pair<std::string, std::string>>& env,
+                                 const std::string& log) {
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) return absl::InternalError("fork failed");
+  if (pid == 0) {
+    for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
+    FILE* out = std::fopen(log.c_str(), "a");
+    if (out != nullptr) {
+      dup2(fileno(out), STDOUT_FILENO);
+      dup2(fileno(out), STDERR_FILENO);
+    }
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// The peak resident set of a running process (VmHWM of /proc/PID/status), in KiB.
+long PeakRssOf(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  }
+  return -1;
 }
 
 // "result seconds=1.5 dispatched=10 ... errors=..." -> key/value map (errors takes the rest).
@@ -139,6 +177,76 @@ absl::StatusOr<MethodResult> RunEngine(PgConnection& conn, const RunnerOptions& 
   return method;
 }
 
+// (a) through protean-admind and protean-admin: the daemon is started on a Unix socket
+// with the database bound through MESSAGE_DB_URL / DATABASE_URL, the CLI rebuilds Balances
+// of the domain file's "action" instance, and the daemon's VmHWM is read before SIGTERM.
+absl::StatusOr<MethodResult> RunThroughDaemon(PgConnection& conn, const RunnerOptions& options,
+                                              int64_t events) {
+  MethodResult method;
+  method.label = "(a) the same through protean-admind + protean-admin";
+  method.events = events;
+  if (options.daemon_bin.empty() || options.cli_bin.empty()) {
+    method.note = "not run: protean-admind or protean-admin not given";
+    return method;
+  }
+  absl::Status created = CreateBalancesTable(conn, kActionTable);
+  if (!created.ok()) return created;
+  auto stale = conn.Exec(absl::StrCat("INSERT INTO ", conn.QuoteIdentifier(kActionTable),
+                                      " VALUES ('stale-id', 'stale', 999.0)"));
+  if (!stale.ok()) return stale.status();
+  std::error_code ec;
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path(ec) / absl::StrCat("protean-bench-", getpid());
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir.string()));
+  const std::string server = absl::StrCat("unix:", (dir / "admind.sock").string());
+  const std::string log = (dir / "admind.log").string();
+  std::filesystem::path domain = std::filesystem::absolute(options.domain_file);
+  auto pid = SpawnChild(
+      {options.daemon_bin, "--listen", server, "--domain-root", domain.parent_path().string()},
+      {{"MESSAGE_DB_URL", options.uri}, {"DATABASE_URL", options.uri}}, log);
+  if (!pid.ok()) return pid.status();
+  auto stop = [&] {
+    kill(*pid, SIGTERM);
+    int status = 0;
+    waitpid(*pid, &status, 0);
+    std::filesystem::remove_all(dir, ec);
+  };
+  bool ready = false;
+  for (int i = 0; i < 200 && !ready; ++i) {
+    auto jobs = RunChild({options.cli_bin, "jobs", "--server", server});
+    ready = jobs.ok() && jobs->exit_code == 0;
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!ready) {
+    stop();
+    method.note = "protean-admind did not answer within 10 s";
+    return method;
+  }
+  const long idle_rss = PeakRssOf(*pid);
+  auto start = std::chrono::steady_clock::now();
+  auto cli = RunChild({options.cli_bin, "rebuild", "--server", server, "--domain",
+                       absl::StrCat(domain.filename().string(), ":action"), "--projection",
+                       "Balances", "--batch-size", std::to_string(options.batch_size)});
+  method.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  method.peak_rss_kib = PeakRssOf(*pid);
+  stop();
+  if (!cli.ok()) return cli.status();
+  if (cli->exit_code != 0) {
+    method.note =
+        absl::StrCat("protean-admin rebuild failed (exit ", cli->exit_code, "): ", cli->out);
+    return method;
+  }
+  method.ran = true;
+  absl::Status checked = Check(conn, kActionTable, kReferenceTable, method);
+  if (!checked.ok()) return checked;
+  if (method.correct) {
+    method.note =
+        absl::StrFormat("daemon's VmHWM; %.1f MiB idle before the rebuild", idle_rss / 1024.0);
+  }
+  return method;
+}
+
 std::string Rate(double rate) {
   if (rate <= 0) return "-";
   if (rate >= 1e6) return absl::StrFormat("%.2fM", rate / 1e6);
@@ -209,6 +317,8 @@ absl::StatusOr<BenchmarkReport> RunBenchmark(const RunnerOptions& options) {
   auto action = RunEngine(*conn, options, "action", kActionTable, "(a) engine, action form",
                           report.events, unknown_events);
   if (!action.ok()) return action.status();
+  auto daemon = RunThroughDaemon(*conn, options, report.events);
+  if (!daemon.ok()) return daemon.status();
   auto sql = RunEngine(*conn, options, "sql", kSqlTable, "(b) engine, SQL form", report.events,
                        unknown_events);
   if (!sql.ok()) return sql.status();
@@ -233,7 +343,7 @@ absl::StatusOr<BenchmarkReport> RunBenchmark(const RunnerOptions& options) {
         absl::StrCat("first ", replay->events, " events, checked against (c0) on them");
   }
 
-  report.methods = {*action, *sql, floor, reference, per_event};
+  report.methods = {*action, *daemon, *sql, floor, reference, per_event};
   return report;
 }
 

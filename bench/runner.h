@@ -6,7 +6,9 @@
 //   (a) engine rebuild, action form; (b) engine rebuild, SQL form — each in a separate
 //       rebuild_bench process (its peak RSS measured with wait4);
 //   (d) per-event-transaction replay on the first `sample` events, checked against the
-//       floor computed on the same prefix, reported as a rate.
+//       floor computed on the same prefix, reported as a rate;
+//   (a) again through a real protean-admind started for it and `protean-admin rebuild`,
+//       timed around the CLI; its peak RSS is the daemon's (VmHWM, read before it stops).
 // A method's time counts only when its table equals the floor's (EXCEPT both ways, exact).
 
 #include <cstdint>
@@ -23,6 +25,10 @@ struct RunnerOptions {
   WorkloadOptions names;    // only the naming fields are used (domain, categories)
   std::string rebuild_bin;  // rebuild_bench; empty: (a) and (b) are reported as pending
   std::string domain_file;  // bench/domain.toml
+  // protean-admind and protean-admin: (a) once more through the daemon and the CLI, for the
+  // daemon's peak RSS (empty: that row is not run).
+  std::string daemon_bin;
+  std::string cli_bin;
   int batch_size = 500;
   int64_t sample = 20000;  // events replayed by (d)
   int floor_runs = 2;
@@ -45,7 +51,7 @@ struct MethodResult {
 struct BenchmarkReport {
   int64_t events = 0;                 // events in the projection's categories
   int64_t users = 0;                  // rows of Balances
-  std::vector<MethodResult> methods;  // a, b, c, d in that order
+  std::vector<MethodResult> methods;  // a, a via the daemon, b, c, c0, d
   bool AllCorrect() const;            // every method that ran is correct
 };
 

@@ -5,6 +5,8 @@ if(PROTEAN_ADMIN_BUILD_BENCH)
     LIBS protean_admin_bench)
   target_compile_definitions(bench_smoke_test PRIVATE
     PROTEAN_BENCH_REBUILD_BIN="$<TARGET_FILE:rebuild_bench>"
+    PROTEAN_BENCH_DAEMON_BIN="$<TARGET_FILE:protean-admind>"
+    PROTEAN_BENCH_CLI_BIN="$<TARGET_FILE:protean-admin>"
     PROTEAN_BENCH_DOMAIN_FILE="${PROJECT_SOURCE_DIR}/bench/domain.toml")
-  # bench/CMakeLists.txt (processed after tests/) adds the dependency on rebuild_bench.
+  # bench/CMakeLists.txt (processed after tests/) adds the dependencies on the binaries.
 endif()
