@@ -1,5 +1,6 @@
 #include "bench/runner.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -38,8 +39,9 @@ struct ChildResult {
   long maxrss_kib = -1;
 };
 
-// Runs argv[0] with stdout captured; its peak RSS comes from wait4 (the child's own).
-absl::StatusOr<ChildResult> RunChild(const std::vector<std::string>& args) {
+// Runs argv[0] with stdout captured (stderr discarded when `quiet`); its peak RSS comes from
+// wait4 (the child's own).
+absl::StatusOr<ChildResult> RunChild(const std::vector<std::string>& args, bool quiet = false) {
   std::vector<char*> argv;
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -52,6 +54,10 @@ absl::StatusOr<ChildResult> RunChild(const std::vector<std::string>& args) {
     dup2(fds[1], STDOUT_FILENO);
     close(fds[0]);
     close(fds[1]);
+    if (quiet) {
+      int null = open("/dev/null", O_WRONLY);
+      if (null >= 0) dup2(null, STDERR_FILENO);
+    }
     execv(argv[0], argv.data());
     _exit(127);
   }
@@ -214,7 +220,7 @@ absl::StatusOr<MethodResult> RunThroughDaemon(PgConnection& conn, const RunnerOp
   };
   bool ready = false;
   for (int i = 0; i < 200 && !ready; ++i) {
-    auto jobs = RunChild({options.cli_bin, "jobs", "--server", server});
+    auto jobs = RunChild({options.cli_bin, "jobs", "--server", server}, /*quiet=*/true);
     ready = jobs.ok() && jobs->exit_code == 0;
     if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -227,7 +233,8 @@ absl::StatusOr<MethodResult> RunThroughDaemon(PgConnection& conn, const RunnerOp
   auto start = std::chrono::steady_clock::now();
   auto cli = RunChild({options.cli_bin, "rebuild", "--server", server, "--domain",
                        absl::StrCat(domain.filename().string(), ":action"), "--projection",
-                       "Balances", "--batch-size", std::to_string(options.batch_size)});
+                       "Balances", "--batch-size", std::to_string(options.batch_size)},
+                      /*quiet=*/true);  // the progress lines
   method.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   method.peak_rss_kib = PeakRssOf(*pid);
   stop();

@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:50051";
   std::string domain_root = ".";
   int max_jobs = 4;
+  int64_t max_cached_rows = rebuild::RebuildOptions().max_cached_rows;
   double shutdown_deadline = 30;
   std::string log_format = "text";
   std::vector<std::string> health_probes;
@@ -100,6 +101,11 @@ int main(int argc, char** argv) {
                  "current directory)")
       ->capture_default_str();
   app.add_option("--max-jobs", max_jobs, "Rebuild jobs allowed to run at once")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-cached-rows", max_cached_rows,
+                 "Action-form projection rows each rebuild holds in memory (about 400 bytes "
+                 "each); a projection with more rows is rebuilt much more slowly")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--shutdown-deadline", shutdown_deadline,
@@ -190,7 +196,7 @@ int main(int argc, char** argv) {
     }
   }
   service::AuditTrail* audit_ptr = audit.get();
-  service::Runner engine = service::MakeEngineRunner(guard);
+  service::Runner engine = service::MakeEngineRunner(guard, max_cached_rows);
   service::Runner runner = [audit_ptr, engine](const service::JobSpec& spec,
                                                service::JobContext& context) {
     audit_ptr->JobStarted(context.job_id(), spec);
@@ -253,6 +259,7 @@ int main(int argc, char** argv) {
                       {"version", kVersion},
                       {"domain_root", root.string()},
                       {"max_jobs", max_jobs},
+                      {"max_cached_rows", max_cached_rows},
                       {"health_probes", health_probes},
                       {"pg_application_probe", pg_application_probe}});
 

@@ -266,36 +266,56 @@ absl::StatusOr<std::vector<absl::Status>> RowCache::Apply(
 }
 
 absl::Status RowCache::Flush() {
+  // Written in chunks: the rows' cells are moved into a chunk, so a flush holds little
+  // besides the rows themselves (a whole-cache WriteSet and COPY text would about double
+  // the cache's memory at its peak).
+  constexpr size_t kChunkRows = 4096;
   storage::WriteSet writes;
+  size_t chunk_rows = 0;
   absl::flat_hash_map<std::vector<bool>, int> group_of;
+  auto write = [&]() -> absl::Status {
+    if (writes.empty()) return absl::OkStatus();
+    absl::Status s = store_.Write(writes);
+    writes = storage::WriteSet();
+    group_of.clear();
+    chunk_rows = 0;
+    return s;
+  };
   const auto& table_columns = store_.table().columns;
   for (auto& [key, row] : state_->rows) {
     if (!row.dirty) continue;
     row.Settle();
     if (row.in_db) writes.delete_keys.push_back(key);
-    if (!row.present) continue;
-    std::vector<bool> mask(columns_.size(), true);
-    if (row.fresh) mask.assign(row.assigned.begin(), row.assigned.end());
-    for (size_t c = 0; c < columns_.size(); ++c) {
-      if (table_columns[c].generated) mask[c] = false;
-    }
-    auto [git, added] = group_of.try_emplace(mask, static_cast<int>(writes.groups.size()));
-    if (added) {
-      storage::RowGroup group;
-      for (size_t c = 0; c < mask.size(); ++c) {
-        if (mask[c]) group.columns.push_back(static_cast<int>(c));
+    if (row.present) {
+      std::vector<bool> mask(columns_.size(), true);
+      if (row.fresh) mask.assign(row.assigned.begin(), row.assigned.end());
+      for (size_t c = 0; c < columns_.size(); ++c) {
+        if (table_columns[c].generated) mask[c] = false;
       }
-      writes.groups.push_back(std::move(group));
+      auto [git, added] = group_of.try_emplace(mask, static_cast<int>(writes.groups.size()));
+      if (added) {
+        storage::RowGroup group;
+        for (size_t c = 0; c < mask.size(); ++c) {
+          if (mask[c]) group.columns.push_back(static_cast<int>(c));
+        }
+        writes.groups.push_back(std::move(group));
+      }
+      storage::RowGroup& group = writes.groups[git->second];
+      std::vector<storage::Cell> values;
+      values.reserve(group.columns.size());
+      for (int c : group.columns) values.push_back(std::move(row.cells[c]));
+      group.rows.push_back(std::move(values));
     }
-    storage::RowGroup& group = writes.groups[git->second];
-    std::vector<storage::Cell> values;
-    values.reserve(group.columns.size());
-    for (int c : group.columns) values.push_back(std::move(row.cells[c]));
-    group.rows.push_back(std::move(values));
+    if (++chunk_rows == kChunkRows) {
+      absl::Status s = write();
+      if (!s.ok()) {
+        Clear();
+        return s;
+      }
+    }
   }
   Clear();
-  if (writes.empty()) return absl::OkStatus();
-  return store_.Write(writes);
+  return write();
 }
 
 absl::StatusOr<std::vector<absl::Status>> FoldAndWrite(

@@ -160,6 +160,7 @@ class Engine {
   std::vector<int64_t> epoch_cursor_;
   int64_t epoch_dispatched_ = 0, epoch_skipped_ = 0;
   int64_t epoch_processed_ = 0;
+  int64_t sql_epoch_events_ = 0;  // events of the current SQL-form epoch
   bool locked_ = false;
   bool truncated_ = false;
   std::string lock_text_;
@@ -492,6 +493,12 @@ absl::Status Engine::Prepare() {
 absl::Status Engine::BeginEpoch() {
   epoch_cursor_ = cursor_;
   epoch_processed_ = processed_;
+  // Each epoch is a subtransaction, and rows updated under many of them cost PostgreSQL
+  // MultiXact lookups: SQL-form epochs double in size (a failure's replay stays at most
+  // the size of the work done so far).
+  sql_epoch_events_ = sql_epoch_events_ == 0
+                          ? options_.sql_epoch_events
+                          : std::min<int64_t>(2 * sql_epoch_events_, int64_t{1} << 40);
   epoch_dispatched_ = result_.events_dispatched;
   epoch_skipped_ = result_.events_skipped;
   return Exec("SAVEPOINT pa_epoch");
@@ -577,7 +584,7 @@ absl::Status Engine::ReadBatches(storage::MessagePrefetcher& batches, bool main)
     processed_ += static_cast<int64_t>(batch.size());
     if (inplace || fallback_requested_ ||
         static_cast<int64_t>(cache_->size()) > options_.max_cached_rows ||
-        (has_sql_ && processed_ - epoch_processed_ >= options_.sql_epoch_events)) {
+        (has_sql_ && processed_ - epoch_processed_ >= sql_epoch_events_)) {
       s = EndEpoch(/*flush=*/true);
       if (!s.ok()) return s;
       if (!inplace) {

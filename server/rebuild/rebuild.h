@@ -76,8 +76,9 @@ struct RebuildOptions {
   // engine's memory independently of the history; more rows = fewer rewrites of hot keys).
   int64_t max_cached_rows = 100000;
   // SQL form: statements run without a savepoint of their own; a failing one rolls back to
-  // the start of its epoch, whose events are then replayed with per-event isolation. An
-  // epoch ends after this many events, which bounds that replay.
+  // the start of its epoch, whose events are then replayed with per-event isolation. The
+  // first epoch ends after this many events, and each next one is twice as long (fewer
+  // subtransactions; a failure's replay is bounded by the work done so far).
   int64_t sql_epoch_events = 50000;
 };
 

@@ -93,9 +93,11 @@ namespace {
 
 rebuild::RebuildOptions EngineOptions(const JobSpec& spec, JobContext& context,
                                       std::shared_ptr<const EventServerGuard> guard,
-                                      std::shared_ptr<ProgressTranslator> translator) {
+                                      std::shared_ptr<ProgressTranslator> translator,
+                                      int64_t max_cached_rows) {
   rebuild::RebuildOptions options;
   options.batch_size = spec.batch_size;
+  options.max_cached_rows = max_cached_rows;
   options.strategy = FromProto(spec.strategy);
   options.hand_off = spec.hand_off;
   options.cancel = &context.cancel_token();
@@ -127,12 +129,13 @@ rebuild::RebuildOptions EngineOptions(const JobSpec& spec, JobContext& context,
 
 }  // namespace
 
-Runner MakeEngineRunner(std::shared_ptr<const EventServerGuard> guard) {
-  return [guard](const JobSpec& spec, JobContext& context) -> absl::Status {
+Runner MakeEngineRunner(std::shared_ptr<const EventServerGuard> guard, int64_t max_cached_rows) {
+  return [guard, max_cached_rows](const JobSpec& spec, JobContext& context) -> absl::Status {
     if (spec.loaded_domain == nullptr) return absl::InternalError("job without a domain");
     const domain::Domain& domain = *spec.loaded_domain;
     auto translator = std::make_shared<ProgressTranslator>();
-    rebuild::RebuildOptions options = EngineOptions(spec, context, guard, translator);
+    rebuild::RebuildOptions options =
+        EngineOptions(spec, context, guard, translator, max_cached_rows);
     if (!spec.all) {
       absl::StatusOr<rebuild::RebuildResult> result =
           rebuild::RebuildProjection(domain, spec.projection, options);
