@@ -139,6 +139,16 @@ absl::Status Check(PgConnection& conn, std::string_view table, std::string_view 
   return absl::OkStatus();
 }
 
+// The table an engine run rebuilds, holding one stale row: a table left as it was must not
+// pass the check.
+absl::Status CreateStaleTable(PgConnection& conn, std::string_view table) {
+  absl::Status created = CreateBalancesTable(conn, table);
+  if (!created.ok()) return created;
+  auto stale = conn.Exec(absl::StrCat("INSERT INTO ", conn.QuoteIdentifier(table),
+                                      " VALUES ('stale-id', 'stale', 999.0)"));
+  return stale.ok() ? absl::OkStatus() : stale.status();
+}
+
 absl::StatusOr<MethodResult> RunEngine(PgConnection& conn, const RunnerOptions& options,
                                        std::string_view instance, std::string_view table,
                                        std::string label, int64_t events, int64_t unknown) {
@@ -149,12 +159,8 @@ absl::StatusOr<MethodResult> RunEngine(PgConnection& conn, const RunnerOptions& 
     method.note = "pending: the engine (RebuildProjection) was not built";
     return method;
   }
-  // A stale table must not pass the check: start from rows the rebuild has to remove.
-  absl::Status created = CreateBalancesTable(conn, table);
-  if (!created.ok()) return created;
-  auto stale = conn.Exec(absl::StrCat("INSERT INTO ", conn.QuoteIdentifier(table),
-                                      " VALUES ('stale-id', 'stale', 999.0)"));
-  if (!stale.ok()) return stale.status();
+  absl::Status prepared = CreateStaleTable(conn, table);
+  if (!prepared.ok()) return prepared;
   auto child =
       RunChild({options.rebuild_bin, "--domain-file", options.domain_file, "--instance",
                 std::string(instance), "--projection", "Balances", "--message-db-url", options.uri,
@@ -195,11 +201,8 @@ absl::StatusOr<MethodResult> RunThroughDaemon(PgConnection& conn, const RunnerOp
     method.note = "not run: protean-admind or protean-admin not given";
     return method;
   }
-  absl::Status created = CreateBalancesTable(conn, kActionTable);
-  if (!created.ok()) return created;
-  auto stale = conn.Exec(absl::StrCat("INSERT INTO ", conn.QuoteIdentifier(kActionTable),
-                                      " VALUES ('stale-id', 'stale', 999.0)"));
-  if (!stale.ok()) return stale.status();
+  absl::Status prepared = CreateStaleTable(conn, kActionTable);
+  if (!prepared.ok()) return prepared;
   std::error_code ec;
   std::filesystem::path dir =
       std::filesystem::temp_directory_path(ec) / absl::StrCat("protean-bench-", getpid());

@@ -70,13 +70,9 @@ absl::StatusOr<std::vector<CategoryHead>> SnapshotHeads(
   if (categories.empty()) return heads;
   std::vector<std::string> literals;
   for (const std::string& c : categories) {
-    char* quoted = PQescapeLiteral(conn.get(), c.data(), c.size());
-    if (quoted == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot quote category ", c, ": ", PQerrorMessage(conn.get())));
-    }
-    literals.emplace_back(quoted);
-    PQfreemem(quoted);
+    auto quoted = conn.QuoteLiteral(c);
+    if (!quoted.ok()) return quoted.status();
+    literals.push_back(std::move(*quoted));
   }
   // One statement (one snapshot). Literals, not parameters: the planner then probes the
   // category index for a rare category and the primary key backwards for a frequent one; a
@@ -187,12 +183,9 @@ absl::Status CategoryReader::StartCopy() {
   std::string in;
   for (const CategoryHead& h : heads_) {
     if (h.head == 0) continue;
-    char* quoted = PQescapeLiteral(pg, h.category.data(), h.category.size());
-    if (quoted == nullptr) {
-      return absl::UnavailableError(absl::StrCat("cannot quote category: ", PQerrorMessage(pg)));
-    }
-    absl::StrAppend(&in, in.empty() ? "" : ", ", quoted);
-    PQfreemem(quoted);
+    auto quoted = conn_->QuoteLiteral(h.category);
+    if (!quoted.ok()) return quoted.status();
+    absl::StrAppend(&in, in.empty() ? "" : ", ", *quoted);
   }
   if (in.empty()) {
     exhausted_ = true;

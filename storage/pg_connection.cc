@@ -140,6 +140,17 @@ std::string PgConnection::QuoteIdentifier(std::string_view identifier) const {
   return out;
 }
 
+absl::StatusOr<std::string> PgConnection::QuoteLiteral(std::string_view value) const {
+  char* quoted = PQescapeLiteral(conn_.get(), value.data(), value.size());
+  if (quoted == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot quote a literal: ", PQerrorMessage(conn_.get())));
+  }
+  std::string out(quoted);
+  PQfreemem(quoted);
+  return out;
+}
+
 absl::Status ResultStatus(PGconn* conn, const PGresult* result, std::string_view context) {
   ExecStatusType st = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN ||

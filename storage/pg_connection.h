@@ -74,6 +74,8 @@ class PgConnection {
 
   // Quotes an identifier ("my table" -> "\"my table\"").
   std::string QuoteIdentifier(std::string_view identifier) const;
+  // Quotes a string literal for this connection's encoding ("it's" -> "'it''s'").
+  absl::StatusOr<std::string> QuoteLiteral(std::string_view value) const;
 
  private:
   struct Deleter {
