@@ -129,23 +129,6 @@ std::string PhaseName(pb::Phase phase) {
   }
 }
 
-std::string JobStateName(pb::JobState state) {
-  switch (state) {
-    case pb::JOB_STATE_RUNNING:
-      return "running";
-    case pb::JOB_STATE_SUCCEEDED:
-      return "succeeded";
-    case pb::JOB_STATE_FAILED:
-      return "failed";
-    case pb::JOB_STATE_CANCELLED:
-      return "cancelled";
-    case pb::JOB_STATE_INTERRUPTED:
-      return "interrupted";
-    default:
-      return "unknown";
-  }
-}
-
 std::string StatusCodeName(int code) {
   static const char* const kNames[] = {"OK",
                                        "CANCELLED",

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "protean/admin/v1/admin.pb.h"
+#include "proto/job_state_name.h"
 
 namespace protean_admin::client {
 
@@ -50,7 +51,6 @@ std::string ProgressBarLine(const pb::Progress& progress, int width);
 std::string ProgressPlainLine(const pb::Progress& progress);
 
 std::string PhaseName(pb::Phase phase);
-std::string JobStateName(pb::JobState state);
 std::string StatusCodeName(int code);
 
 // One RebuildEvent as a JSON object for --json (one line per event).

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "proto/job_state_name.h"
 #include "server/domain/loader.h"
 #include "server/service/logging.h"
 #include "server/service/status_convert.h"
@@ -18,23 +19,6 @@ constexpr int kAuditListLimit = 200;
 
 std::string StrategyName(pb::Strategy strategy) {
   return strategy == pb::STRATEGY_INPLACE ? "inplace" : "atomic";
-}
-
-std::string StateName(pb::JobState state) {
-  switch (state) {
-    case pb::JOB_STATE_RUNNING:
-      return "running";
-    case pb::JOB_STATE_SUCCEEDED:
-      return "succeeded";
-    case pb::JOB_STATE_FAILED:
-      return "failed";
-    case pb::JOB_STATE_CANCELLED:
-      return "cancelled";
-    case pb::JOB_STATE_INTERRUPTED:
-      return "interrupted";
-    default:
-      return "unknown";
-  }
 }
 
 }  // namespace
@@ -116,7 +100,7 @@ void LogJobFinished(const Job& job) {
       {"projection", info.all() ? std::string("*all*") : info.projection()},
       {"strategy", StrategyName(info.strategy())},
       {"force", job.spec().force},
-      {"outcome", StateName(info.state())},
+      {"outcome", JobStateName(info.state())},
       {"projections", info.results_size()},
       {"failed_projections", failed},
       {"events_dispatched", dispatched},
