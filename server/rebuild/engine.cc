@@ -881,29 +881,12 @@ absl::Status Engine::RunSqlSegment(size_t begin, size_t end,
       Record(items_[i], item.eval_status, batch);
     }
   }
-  if (!write_through_) {
-    // Fast path: no savepoint per segment (each one is a subtransaction, and rows updated
-    // by many of them in one transaction cost PostgreSQL MultiXact lookups on every later
-    // update). A failure rolls the epoch back and replays it with per-event isolation.
-    std::vector<storage::PipelineCommand> commands;
-    for (size_t i : pending) {
-      for (const storage::PipelineCommand& c : items_[i].sql.commands) commands.push_back(c);
-    }
-    auto statuses = storage::RunPipeline(*writer_, commands);
-    if (!statuses.ok()) return statuses.status();
-    int first = storage::FirstFailure(*statuses);
-    if (first < 0) {
-      for (size_t i : pending) Record(items_[i], absl::OkStatus(), batch);
-      return absl::OkStatus();
-    }
-    if (Fatal((*statuses)[first])) return (*statuses)[first];
-    spdlog::warn(
-        "Rebuild of {}: a SQL-form statement failed ({}); replaying the last events with "
-        "per-event isolation",
-        projection_.name, std::string((*statuses)[first].message()));
-    fallback_requested_ = true;
-    return (*statuses)[first];
-  }
+  // Outside an epoch replay, statements run without a savepoint per segment (each one is a
+  // subtransaction, and rows updated by many of them in one transaction cost PostgreSQL
+  // MultiXact lookups on every later update): a failure rolls the epoch back and replays it
+  // with per-event isolation. In that replay, a segment runs in a savepoint and a failing
+  // statement's event is skipped and the rest re-sent.
+  const bool isolated = write_through_;
   int failures = 0;
   std::vector<storage::PipelineCommand> commands;
   std::vector<size_t> owner;
@@ -916,18 +899,26 @@ absl::Status Engine::RunSqlSegment(size_t begin, size_t end,
         owner.push_back(i);
       }
     }
-    absl::Status s = Exec("SAVEPOINT pa_segment");
+    absl::Status s = isolated ? Exec("SAVEPOINT pa_segment") : absl::OkStatus();
     if (!s.ok()) return s;
     auto statuses = storage::RunPipeline(*writer_, commands);
     if (!statuses.ok()) return statuses.status();
     int first = storage::FirstFailure(*statuses);
     if (first < 0) {
-      s = Exec("RELEASE SAVEPOINT pa_segment");
+      s = isolated ? Exec("RELEASE SAVEPOINT pa_segment") : absl::OkStatus();
       if (!s.ok()) return s;
       for (size_t i : pending) Record(items_[i], absl::OkStatus(), batch);
       return absl::OkStatus();
     }
     if (Fatal((*statuses)[first])) return (*statuses)[first];
+    if (!isolated) {
+      spdlog::warn(
+          "Rebuild of {}: a SQL-form statement failed ({}); replaying the last events with "
+          "per-event isolation",
+          projection_.name, std::string((*statuses)[first].message()));
+      fallback_requested_ = true;
+      return (*statuses)[first];
+    }
     s = Exec("ROLLBACK TO SAVEPOINT pa_segment; RELEASE SAVEPOINT pa_segment");
     if (!s.ok()) return s;
     size_t failed = owner[first];
