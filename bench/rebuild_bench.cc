@@ -4,7 +4,7 @@
 //
 //   rebuild_bench --domain-file bench/domain.toml --instance action --projection Balances
 //       --message-db-url URI --database-url URI [--batch-size 500] [--strategy atomic]
-//       [--max-cached-rows N] [--sql-epoch-events N]
+//       [--row-cache-mib N] [--sql-epoch-events N]
 
 #include <sys/resource.h>
 
@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   std::string domain_file, instance, projection = "Balances", message_db_url, database_url;
   std::string strategy = "atomic";
   int batch_size = 500;
-  int64_t max_cached_rows = rebuild::RebuildOptions().max_cached_rows;
+  int64_t row_cache_mib = rebuild::RebuildOptions().row_cache_bytes >> 20;
   int64_t sql_epoch_events = rebuild::RebuildOptions().sql_epoch_events;
   app.add_option("--domain-file", domain_file, "domain.toml")->required();
   app.add_option("--instance", instance, "[domains.<instance>] to use");
@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
       ->required();
   app.add_option("--database-url", database_url, "DATABASE_URL for the domain file")->required();
   app.add_option("--batch-size", batch_size, "events per batch");
-  app.add_option("--max-cached-rows", max_cached_rows, "action form: rows held in memory");
+  app.add_option("--row-cache-mib", row_cache_mib, "action form: memory for held rows (MiB)");
   app.add_option("--sql-epoch-events", sql_epoch_events, "SQL form: events per epoch");
   app.add_option("--strategy", strategy, "atomic|inplace")
       ->check(CLI::IsMember({"atomic", "inplace"}));
@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
 
   rebuild::RebuildOptions options;
   options.batch_size = batch_size;
-  options.max_cached_rows = max_cached_rows;
+  options.row_cache_bytes = row_cache_mib << 20;
   options.sql_epoch_events = sql_epoch_events;
   options.strategy =
       strategy == "inplace" ? rebuild::Strategy::kInplace : rebuild::Strategy::kAtomic;

@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:50051";
   std::string domain_root = ".";
   int max_jobs = 4;
-  int64_t max_cached_rows = rebuild::RebuildOptions().max_cached_rows;
+  int64_t row_cache_mib = rebuild::RebuildOptions().row_cache_bytes >> 20;
   double shutdown_deadline = 30;
   std::string log_format = "text";
   std::vector<std::string> health_probes;
@@ -103,9 +103,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-jobs", max_jobs, "Rebuild jobs allowed to run at once")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--max-cached-rows", max_cached_rows,
-                 "Action-form projection rows each rebuild holds in memory (about 400 bytes "
-                 "each); a projection with more rows is rebuilt much more slowly")
+  app.add_option("--row-cache-mib", row_cache_mib,
+                 "Memory (MiB) each rebuild may use to hold an action-form projection's rows "
+                 "(about 20 bytes per row besides its values); a projection that does not fit "
+                 "is rebuilt much more slowly")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--shutdown-deadline", shutdown_deadline,
@@ -196,7 +197,7 @@ int main(int argc, char** argv) {
     }
   }
   service::AuditTrail* audit_ptr = audit.get();
-  service::Runner engine = service::MakeEngineRunner(guard, max_cached_rows);
+  service::Runner engine = service::MakeEngineRunner(guard, row_cache_mib << 20);
   service::Runner runner = [audit_ptr, engine](const service::JobSpec& spec,
                                                service::JobContext& context) {
     audit_ptr->JobStarted(context.job_id(), spec);
@@ -259,7 +260,7 @@ int main(int argc, char** argv) {
                       {"version", kVersion},
                       {"domain_root", root.string()},
                       {"max_jobs", max_jobs},
-                      {"max_cached_rows", max_cached_rows},
+                      {"row_cache_mib", row_cache_mib},
                       {"health_probes", health_probes},
                       {"pg_application_probe", pg_application_probe}});
 

@@ -1,9 +1,15 @@
 #include "server/rebuild/action_fold.h"
 
+#include <algorithm>
+#include <cstring>
+#include <deque>
+
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
-#include "absl/container/node_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace protean_admin::rebuild {
 namespace {
@@ -63,7 +69,7 @@ absl::Status Assign(const ColumnSpec& column, const Datum& value, storage::Cell&
 // Applies one item to `row`. Errors leave the row untouched (changes are collected first and
 // committed only when every value was accepted).
 absl::Status ApplyItem(const ActionItem& item, const std::vector<ColumnSpec>& columns,
-                       int key_index, const std::string& key, RowState& row) {
+                       int key_index, absl::string_view key, RowState& row) {
   if (item.remove) {
     if (row.present) {
       row.present = false;
@@ -80,7 +86,7 @@ absl::Status ApplyItem(const ActionItem& item, const std::vector<ColumnSpec>& co
     created.dirty = true;
     created.cells.assign(columns.size(), std::nullopt);
     created.assigned.assign(columns.size(), false);
-    created.cells[key_index] = key;
+    created.cells[key_index] = std::string(key);
     created.assigned[key_index] = true;
     for (const auto* list : {&item.insert, &item.set}) {
       for (const auto& [index, value] : *list) {
@@ -158,34 +164,220 @@ absl::Status ApplyItem(const ActionItem& item, const std::vector<ColumnSpec>& co
 
 }  // namespace
 
+// The cache's rows, packed: each row is one record in a block arena (its key, then its
+// encoded state: see Store), found through a hash set of row ids. About 20 bytes of
+// bookkeeping per row plus its key and values, instead of a hash node, a vector and a
+// string per cell. Row ids are stable until Clear.
 struct RowCache::State {
-  // Canonical key -> state (absent rows are known too). Node-based: references stay valid
-  // while keys are added.
-  absl::node_hash_map<std::string, RowState> rows;
+  State(size_t column_count, int key_index)
+      : column_count(column_count), key_index(key_index), ids(0, KeyHash{this}, KeyEq{this}) {}
+
+  struct Slot {
+    uint32_t block;
+    uint32_t offset;
+    uint32_t key_size;
+    uint32_t size;      // of the encoded state, after the key
+    uint32_t capacity;  // bytes available for the encoded state at this place
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    const State* state;
+    size_t operator()(uint32_t id) const { return (*this)(state->Key(id)); }
+    size_t operator()(absl::string_view key) const { return absl::Hash<absl::string_view>{}(key); }
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    const State* state;
+    bool operator()(uint32_t a, uint32_t b) const { return a == b; }
+    bool operator()(uint32_t a, absl::string_view b) const { return state->Key(a) == b; }
+    bool operator()(absl::string_view a, uint32_t b) const { return a == state->Key(b); }
+  };
+
+  static constexpr size_t kBlockSize = size_t{1} << 20;
+  // State flags, then per column one tag and its value.
+  static constexpr uint8_t kInDb = 1, kPresent = 2, kFresh = 4, kDirty = 8;
+  static constexpr uint8_t kHasValue = 1, kAssigned = 2, kIsSum = 4, kIsKey = 8;
+
+  const size_t column_count;
+  const int key_index;
+  std::vector<std::unique_ptr<char[]>> blocks;
+  size_t block_bytes = 0;  // allocated in `blocks`
+  size_t block_used = 0;   // of the last block
+  size_t last_block_size = 0;
+  std::deque<Slot> slots;
+  absl::flat_hash_set<uint32_t, KeyHash, KeyEq> ids;
   // Input key text -> canonical, only where they differ (" 7" for an integer key "7").
   absl::flat_hash_map<std::string, std::string> aliases;
+  size_t alias_bytes = 0;
+  std::string scratch;      // Store's encoding buffer
+  size_t typical_size = 1;  // of the last row stored present
 
-  using Entry = std::pair<const std::string, RowState>;  // canonical key and its state
+  const char* Record(const Slot& slot) const { return blocks[slot.block].get() + slot.offset; }
+  absl::string_view Key(uint32_t id) const {
+    const Slot& slot = slots[id];
+    return absl::string_view(Record(slot), slot.key_size);
+  }
 
-  Entry* Find(const std::string& key) {
-    auto it = rows.find(key);
-    if (it != rows.end()) return &*it;
+  std::optional<uint32_t> Find(absl::string_view key) const {
+    auto it = ids.find(key);
+    if (it != ids.end()) return *it;
     auto alias = aliases.find(key);
-    if (alias == aliases.end()) return nullptr;
-    it = rows.find(alias->second);
-    return it == rows.end() ? nullptr : &*it;
+    if (alias == aliases.end()) return std::nullopt;
+    it = ids.find(absl::string_view(alias->second));
+    if (it == ids.end()) return std::nullopt;
+    return *it;
+  }
+
+  // A row of `key`, created known absent (not in the table) unless held already.
+  std::pair<uint32_t, bool> Emplace(absl::string_view key) {
+    auto it = ids.find(key);
+    if (it != ids.end()) return {*it, false};
+    const uint32_t id = static_cast<uint32_t>(slots.size());
+    const char flags = 0;
+    // Room for the row it most likely becomes: a row's size is usually its predecessor's.
+    slots.push_back(Place(key, absl::string_view(&flags, 1), typical_size));
+    ids.insert(id);
+    return {id, true};
+  }
+
+  void AddAlias(const std::string& input, const std::string& canonical) {
+    if (aliases.emplace(input, canonical).second)
+      alias_bytes += input.size() + canonical.size() + 80;
+  }
+
+  // Copies key and state into the arena, with room for a state of `capacity` bytes.
+  Slot Place(absl::string_view key, absl::string_view state, size_t capacity = 0) {
+    capacity = std::max(capacity, state.size());
+    const size_t need = key.size() + capacity;
+    if (blocks.empty() || block_used + need > last_block_size) {
+      last_block_size = std::max(kBlockSize, need);
+      blocks.push_back(std::make_unique<char[]>(last_block_size));
+      block_bytes += last_block_size;
+      block_used = 0;
+    }
+    char* at = blocks.back().get() + block_used;
+    memcpy(at, key.data(), key.size());
+    memcpy(at + key.size(), state.data(), state.size());
+    Slot slot{static_cast<uint32_t>(blocks.size() - 1), static_cast<uint32_t>(block_used),
+              static_cast<uint32_t>(key.size()), static_cast<uint32_t>(state.size()),
+              static_cast<uint32_t>(capacity)};
+    block_used += need;
+    return slot;
+  }
+
+  uint8_t Flags(uint32_t id) const {
+    const Slot& slot = slots[id];
+    return static_cast<uint8_t>(Record(slot)[slot.key_size]);
+  }
+
+  void Load(uint32_t id, RowState& row) const {
+    const Slot& slot = slots[id];
+    const char* p = Record(slot) + slot.key_size;
+    const uint8_t flags = static_cast<uint8_t>(*p++);
+    row.in_db = flags & kInDb;
+    row.present = flags & kPresent;
+    row.fresh = flags & kFresh;
+    row.dirty = flags & kDirty;
+    row.sums.clear();
+    if (!row.present) return;  // an absent row's cells are never read
+    row.cells.resize(column_count);
+    row.assigned.assign(column_count, false);
+    for (size_t c = 0; c < column_count; ++c) {
+      const uint8_t tag = static_cast<uint8_t>(*p++);
+      row.assigned[c] = tag & kAssigned;
+      storage::Cell& cell = row.cells[c];
+      if (!(tag & kHasValue)) {
+        cell.reset();
+        continue;
+      }
+      if (!cell) cell.emplace();
+      if (tag & kIsKey) {
+        cell->assign(Record(slot), slot.key_size);
+      } else if (tag & kIsSum) {
+        double sum;
+        memcpy(&sum, p, sizeof sum);
+        p += sizeof sum;
+        row.sums.emplace_back(static_cast<int>(c), sum);
+      } else {
+        size_t size = 0;
+        for (int shift = 0;; shift += 7) {
+          const uint8_t byte = static_cast<uint8_t>(*p++);
+          size |= static_cast<size_t>(byte & 0x7f) << shift;
+          if (!(byte & 0x80)) break;
+        }
+        cell->assign(p, size);
+        p += size;
+      }
+    }
+  }
+
+  void Store(uint32_t id, const RowState& row) {
+    std::string& out = scratch;
+    out.clear();
+    out.push_back(static_cast<char>((row.in_db ? kInDb : 0) | (row.present ? kPresent : 0) |
+                                    (row.fresh ? kFresh : 0) | (row.dirty ? kDirty : 0)));
+    if (row.present) {
+      const absl::string_view key = Key(id);
+      for (size_t c = 0; c < column_count; ++c) {
+        uint8_t tag = row.assigned[c] ? kAssigned : 0;
+        const double* sum = row.Sum(static_cast<int>(c));
+        const storage::Cell& cell = row.cells[c];
+        if (sum != nullptr) {
+          out.push_back(static_cast<char>(tag | kHasValue | kIsSum));
+          out.append(reinterpret_cast<const char*>(sum), sizeof *sum);
+        } else if (!cell) {
+          out.push_back(static_cast<char>(tag));
+        } else if (static_cast<int>(c) == key_index && absl::string_view(*cell) == key) {
+          out.push_back(static_cast<char>(tag | kHasValue | kIsKey));
+        } else {
+          out.push_back(static_cast<char>(tag | kHasValue));
+          size_t size = cell->size();
+          do {
+            out.push_back(static_cast<char>((size & 0x7f) | (size > 0x7f ? 0x80 : 0)));
+            size >>= 7;
+          } while (size != 0);
+          out.append(*cell);
+        }
+      }
+    }
+    if (row.present) typical_size = out.size();
+    Slot& slot = slots[id];
+    if (out.size() <= slot.capacity) {
+      memcpy(blocks[slot.block].get() + slot.offset + slot.key_size, out.data(), out.size());
+      slot.size = static_cast<uint32_t>(out.size());
+      return;
+    }
+    // Grown: placed anew (the old place is not reused before Clear).
+    slot = Place(Key(id), out);
+  }
+
+  size_t memory_bytes() const {
+    return block_bytes + slots.size() * sizeof(Slot) + ids.capacity() * (sizeof(uint32_t) + 1) +
+           alias_bytes + scratch.capacity();
+  }
+
+  void Clear() {
+    ids.clear();
+    std::deque<Slot>().swap(slots);
+    aliases.clear();
+    alias_bytes = 0;
+    blocks.clear();
+    block_bytes = block_used = last_block_size = 0;
   }
 };
 
 RowCache::RowCache(storage::ProjectionStore& store, const std::vector<ColumnSpec>& columns)
-    : store_(store), columns_(columns), state_(std::make_unique<State>()) {}
+    : store_(store),
+      columns_(columns),
+      state_(std::make_unique<State>(columns.size(), store.key_index())) {}
 RowCache::~RowCache() = default;
 
-size_t RowCache::size() const { return state_->rows.size(); }
+size_t RowCache::size() const { return state_->slots.size(); }
+
+size_t RowCache::memory_bytes() const { return state_->memory_bytes(); }
 
 void RowCache::Clear() {
-  state_->rows.clear();
-  state_->aliases.clear();
+  state_->Clear();
   dirty_ = false;
   table_empty_ = false;
 }
@@ -205,8 +397,9 @@ bool RowCache::KeysAreCanonical(const std::vector<std::string>& keys) const {
 
 absl::StatusOr<std::vector<absl::Status>> RowCache::Apply(
     const std::vector<const ActionItem*>& items) {
+  constexpr uint32_t kNone = ~uint32_t{0};
   std::vector<absl::Status> statuses(items.size(), absl::OkStatus());
-  std::vector<State::Entry*> targets(items.size(), nullptr);
+  std::vector<uint32_t> targets(items.size(), kNone);
   const int key_index = store_.key_index();
   // 1. Keys not held yet: canonicalised and fetched in one round trip.
   std::vector<std::string> missing;
@@ -222,41 +415,46 @@ absl::StatusOr<std::vector<absl::Status>> RowCache::Apply(
           absl::StrCat("the key (", columns_[key_index].name, ") is NULL"));
       continue;
     }
-    targets[i] = state_->Find(*item.key);
-    if (targets[i] != nullptr) continue;
+    if (std::optional<uint32_t> id = state_->Find(*item.key)) {
+      targets[i] = *id;
+      continue;
+    }
     if (missing_index.emplace(*item.key, static_cast<int>(missing.size())).second) {
       missing.push_back(*item.key);
     }
   }
   if (!missing.empty() && table_empty_ && KeysAreCanonical(missing)) {
-    for (const std::string& key : missing) state_->rows.try_emplace(key);  // known absent
+    for (const std::string& key : missing) state_->Emplace(key);  // known absent
   } else if (!missing.empty()) {
     absl::StatusOr<storage::FetchResult> fetched = store_.Fetch(missing);
     if (!fetched.ok()) return fetched.status();
+    RowState row;
     for (storage::StoredRow& stored : fetched->rows) {
-      auto [it, inserted] = state_->rows.try_emplace(stored.key);
+      auto [id, inserted] = state_->Emplace(stored.key);
       if (!inserted) continue;  // held already (another spelling of the key): newer
-      RowState& row = it->second;
       row.in_db = true;
       row.present = true;
       row.cells = std::move(stored.cells);
       row.assigned.assign(columns_.size(), true);
+      state_->Store(id, row);
     }
     for (size_t i = 0; i < missing.size(); ++i) {
-      state_->rows.try_emplace(fetched->canonical[i]);  // absent rows are known too
+      state_->Emplace(fetched->canonical[i]);  // absent rows are known too
       if (missing[i] != fetched->canonical[i]) {
-        state_->aliases.emplace(missing[i], fetched->canonical[i]);
+        state_->AddAlias(missing[i], fetched->canonical[i]);
       }
     }
   }
   // 2. Apply in order; a failing item leaves its row as it was.
+  RowState row;
   for (size_t i = 0; i < items.size(); ++i) {
     if (!statuses[i].ok()) continue;
     const ActionItem& item = *items[i];
-    State::Entry* entry = targets[i] != nullptr ? targets[i] : state_->Find(*item.key);
-    RowState& row = entry->second;
-    absl::Status s = ApplyItem(item, columns_, key_index, entry->first, row);
+    const uint32_t id = targets[i] != kNone ? targets[i] : *state_->Find(*item.key);
+    state_->Load(id, row);
+    absl::Status s = ApplyItem(item, columns_, key_index, state_->Key(id), row);
     if (s.ok()) {
+      state_->Store(id, row);
       dirty_ |= row.dirty;
     } else {
       statuses[i] = s;
@@ -266,9 +464,7 @@ absl::StatusOr<std::vector<absl::Status>> RowCache::Apply(
 }
 
 absl::Status RowCache::Flush() {
-  // Written in chunks: the rows' cells are moved into a chunk, so a flush holds little
-  // besides the rows themselves (a whole-cache WriteSet and COPY text would about double
-  // the cache's memory at its peak).
+  // Written in chunks, so a flush holds little besides the rows themselves.
   constexpr size_t kChunkRows = 4096;
   storage::WriteSet writes;
   size_t chunk_rows = 0;
@@ -282,10 +478,12 @@ absl::Status RowCache::Flush() {
     return s;
   };
   const auto& table_columns = store_.table().columns;
-  for (auto& [key, row] : state_->rows) {
-    if (!row.dirty) continue;
+  RowState row;
+  for (uint32_t id = 0; id < state_->slots.size(); ++id) {
+    if (!(state_->Flags(id) & State::kDirty)) continue;
+    state_->Load(id, row);
     row.Settle();
-    if (row.in_db) writes.delete_keys.push_back(key);
+    if (row.in_db) writes.delete_keys.emplace_back(state_->Key(id));
     if (row.present) {
       std::vector<bool> mask(columns_.size(), true);
       if (row.fresh) mask.assign(row.assigned.begin(), row.assigned.end());

@@ -33,10 +33,11 @@ struct ActionItem {
   bool remove = false;
 };
 
-// Rows of the projection held in memory while action events are folded into them. Keys
-// not held are fetched (in one round trip per Apply); Flush writes the changed rows (existing
-// ones deleted and re-inserted, new ones inserted with only their assigned columns so the
-// others get their defaults) and forgets every row.
+// Rows of the projection held in memory while action events are folded into them, packed
+// (about 20 bytes per row besides its key and values; memory_bytes() tells the total). Keys
+// not held are fetched (in one round trip per Apply); Flush writes the changed rows, in the
+// order they were first held (existing ones deleted and re-inserted, new ones inserted with
+// only their assigned columns so the others get their defaults), and forgets every row.
 class RowCache {
  public:
   RowCache(storage::ProjectionStore& store, const std::vector<ColumnSpec>& columns);
@@ -51,7 +52,8 @@ class RowCache {
   // not held is then known absent without a fetch, when its text is already the key column's
   // canonical text (text, or varchar within its length). Ends with Flush or Clear.
   void SetTableEmpty() { table_empty_ = true; }
-  size_t size() const;
+  size_t size() const;  // rows held, absent ones included
+  size_t memory_bytes() const;
   bool dirty() const { return dirty_; }
 
  private:

@@ -154,6 +154,7 @@ class Engine {
   // epoch back and replays its events from the event store one batch at a time with
   // per-event isolation (write_through_).
   std::unique_ptr<RowCache> cache_;
+  bool cache_full_reported_ = false;
   bool write_through_ = false;
   bool fallback_requested_ = false;
   std::vector<int64_t> cursor_;  // last consumed position per category
@@ -582,8 +583,15 @@ absl::Status Engine::ReadBatches(storage::MessagePrefetcher& batches, bool main)
     if (!s.ok() && !fallback_requested_) return s;
     for (const storage::MessageRef& m : batch) cursor_[m.source] = m.GlobalPosition();
     processed_ += static_cast<int64_t>(batch.size());
-    if (inplace || fallback_requested_ ||
-        static_cast<int64_t>(cache_->size()) > options_.max_cached_rows ||
+    const bool cache_full = static_cast<int64_t>(cache_->memory_bytes()) > options_.row_cache_bytes;
+    if (cache_full && !cache_full_reported_) {
+      cache_full_reported_ = true;
+      spdlog::info(
+          "Rebuild of {}: the row cache ({} MiB) is full at {} rows after {} events; rows are "
+          "written and fetched back from now on (more memory for it would be faster)",
+          projection_.name, options_.row_cache_bytes >> 20, cache_->size(), processed_);
+    }
+    if (inplace || fallback_requested_ || cache_full ||
         (has_sql_ && processed_ - epoch_processed_ >= sql_epoch_events_)) {
       s = EndEpoch(/*flush=*/true);
       if (!s.ok()) return s;

@@ -72,9 +72,10 @@ struct RebuildOptions {
   std::function<absl::Status(const domain::Domain&, const domain::Projection&)> guard;
   std::function<void(const ProgressEvent&)> on_progress;
   const CancellationToken* cancel = nullptr;
-  // Action form: rows kept in memory across batches before they are written (bounds the
-  // engine's memory independently of the history; more rows = fewer rewrites of hot keys).
-  int64_t max_cached_rows = 100000;
+  // Action form: memory for the projection's rows held across batches (RowCache); when
+  // they outgrow it they are written and forgotten. Bounds the engine's memory independently
+  // of the history; a projection whose rows all fit is written once, at the end.
+  int64_t row_cache_bytes = int64_t{64} << 20;
   // SQL form: statements run without a savepoint of their own; a failing one rolls back to
   // the start of its epoch, whose events are then replayed with per-event isolation. The
   // first epoch ends after this many events, and each next one is twice as long (fewer

@@ -94,10 +94,10 @@ namespace {
 rebuild::RebuildOptions EngineOptions(const JobSpec& spec, JobContext& context,
                                       std::shared_ptr<const EventServerGuard> guard,
                                       std::shared_ptr<ProgressTranslator> translator,
-                                      int64_t max_cached_rows) {
+                                      int64_t row_cache_bytes) {
   rebuild::RebuildOptions options;
   options.batch_size = spec.batch_size;
-  options.max_cached_rows = max_cached_rows;
+  options.row_cache_bytes = row_cache_bytes;
   options.strategy = FromProto(spec.strategy);
   options.hand_off = spec.hand_off;
   options.cancel = &context.cancel_token();
@@ -129,13 +129,13 @@ rebuild::RebuildOptions EngineOptions(const JobSpec& spec, JobContext& context,
 
 }  // namespace
 
-Runner MakeEngineRunner(std::shared_ptr<const EventServerGuard> guard, int64_t max_cached_rows) {
-  return [guard, max_cached_rows](const JobSpec& spec, JobContext& context) -> absl::Status {
+Runner MakeEngineRunner(std::shared_ptr<const EventServerGuard> guard, int64_t row_cache_bytes) {
+  return [guard, row_cache_bytes](const JobSpec& spec, JobContext& context) -> absl::Status {
     if (spec.loaded_domain == nullptr) return absl::InternalError("job without a domain");
     const domain::Domain& domain = *spec.loaded_domain;
     auto translator = std::make_shared<ProgressTranslator>();
     rebuild::RebuildOptions options =
-        EngineOptions(spec, context, guard, translator, max_cached_rows);
+        EngineOptions(spec, context, guard, translator, row_cache_bytes);
     if (!spec.all) {
       absl::StatusOr<rebuild::RebuildResult> result =
           rebuild::RebuildProjection(domain, spec.projection, options);

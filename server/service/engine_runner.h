@@ -35,10 +35,10 @@ class ProgressTranslator {
 // A rebuild of all runs RebuildProjection for each projection of the domain in declaration
 // order (so each result is streamed as soon as it exists), with the semantics of
 // RebuildAllProjections: InvalidArgument and Cancelled end the run; any other status becomes
-// that projection's result with the status message as its error. `max_cached_rows` is
-// RebuildOptions::max_cached_rows (the action form's in-memory rows per rebuild).
+// that projection's result with the status message as its error. `row_cache_bytes` is
+// RebuildOptions::row_cache_bytes (memory for the action form's rows, per rebuild).
 Runner MakeEngineRunner(std::shared_ptr<const EventServerGuard> guard,
-                        int64_t max_cached_rows = rebuild::RebuildOptions().max_cached_rows);
+                        int64_t row_cache_bytes = rebuild::RebuildOptions().row_cache_bytes);
 
 }  // namespace protean_admin::service
 

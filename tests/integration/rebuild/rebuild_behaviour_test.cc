@@ -228,15 +228,19 @@ TEST_F(BehaviourTest, Float8RunningSumsFollowSetsAndSurviveAnOverflow) {
   Transact("u", 0.2);
   Register("w", "W");
   Transact("w", 1e308);
-  for (int batch : {1, 3, 100}) {
+  // Row cache of 1 byte: the rows are written after every batch and fetched back, their
+  // running sums parsed from the stored text.
+  for (auto [batch, cache_bytes] :
+       {std::pair{1, 64 << 20}, {3, 64 << 20}, {100, 64 << 20}, {1, 1}, {2, 1}}) {
     RebuildOptions options;
     options.batch_size = batch;
+    options.row_cache_bytes = cache_bytes;
     auto result = Rebuild("Balances", options);
     ASSERT_TRUE(result.ok()) << result.status();
-    EXPECT_EQ(result->events_skipped, 1) << "batch " << batch;
+    EXPECT_EQ(result->events_skipped, 1) << "batch " << batch << " cache " << cache_bytes;
     EXPECT_EQ(Dump("SELECT user_id, name, balance FROM balances ORDER BY 1"),
               "u|V|0.30000000000000004\nw|W|1e+308\n")
-        << "batch " << batch;
+        << "batch " << batch << " cache " << cache_bytes;
   }
 }
 
@@ -465,9 +469,12 @@ TEST_F(BehaviourTest, BatchSizesGiveIdenticalResults) {
   }
   std::string reference;
   int64_t dispatched = -1, skipped = -1;
-  for (int batch : {1, 4, 1000, 7}) {
+  // The last runs hold almost no rows: every batch is written and its rows fetched back.
+  for (auto [batch, cache_bytes] :
+       {std::pair{1, 64 << 20}, {4, 64 << 20}, {1000, 64 << 20}, {7, 64 << 20}, {4, 1}, {7, 1}}) {
     RebuildOptions options;
     options.batch_size = batch;
+    options.row_cache_bytes = cache_bytes;
     auto result = Rebuild("Balances", options);
     ASSERT_TRUE(result.ok()) << result.status();
     std::string dump = Dump("SELECT * FROM balances ORDER BY user_id");
@@ -477,7 +484,7 @@ TEST_F(BehaviourTest, BatchSizesGiveIdenticalResults) {
       skipped = result->events_skipped;
       continue;
     }
-    EXPECT_EQ(dump, reference) << "batch " << batch;
+    EXPECT_EQ(dump, reference) << "batch " << batch << " cache " << cache_bytes;
     EXPECT_EQ(result->events_dispatched, dispatched) << "batch " << batch;
     EXPECT_EQ(result->events_skipped, skipped) << "batch " << batch;
   }
