@@ -5,9 +5,6 @@
 // the JSON documents with the cache's TTL. Rebuild all covers a database-backed and a
 // cache-backed projection together.
 
-#include <grpcpp/grpcpp.h>
-#include <signal.h>
-
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -17,7 +14,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "storage/pg_connection.h"
@@ -37,71 +33,25 @@ using storage::RedisClient;
 
 constexpr int64_t kTtl = 120;
 
-// Protean's "Test" domain with Balances in the Redis cache "default" and Transacted at v2
-// (v1 upcast by renaming `amt` to `amount`). @EXTRA@ adds projections.
+// The test domain (e2e_support.h) with Balances in the Redis cache "default" and Transacted
+// at v2 (v1 upcast by renaming `amt` to `amount`); `extra` adds projections.
 std::string CacheDomainToml(const std::string& pg_uri, const std::string& redis_uri,
                             int health_port, const std::string& extra = "") {
-  return absl::StrReplaceAll(
-      R"toml(
-[domain]
-name = "Test"
-
-[event_store]
-provider = "message_db"
-database_uri = "@URI@"
-
-[databases.default]
-provider = "postgresql"
-database_uri = "@URI@"
-
-[caches.default]
-provider = "redis"
-URI = "@REDIS@"
-TTL = @TTL@
-
-[server.health]
-host = "127.0.0.1"
-port = @HEALTH@
-
-[aggregates.User]
-[aggregates.Transaction]
-
-[events.Registered]
-aggregate = "User"
-[events.Transacted]
-aggregate = "Transaction"
-version = 2
-
+  const char kUpcaster[] = R"toml(
 [[upcasters]]
 event = "Transacted"
 from_version = 1
 to_version = 2
 rename = { amt = "amount" }
 defaults = { currency = "USD" }
-
-[projections.Balances]
-key = "user_id"
-cache = "default"
-columns = { user_id = "varchar(255)", name = "varchar(255)", balance = "double precision" }
-
-[projectors.TransactionProjector]
-projector_for = "Balances"
-aggregates = ["Transaction", "User"]
-
-[projectors.TransactionProjector.on.Registered]
-key = ":user_id"
-set = { name = ":name", balance = 0 }
-
-[projectors.TransactionProjector.on.Transacted]
-key = ":user_id"
-insert = { name = "", balance = ":amount" }
-increment = { balance = ":amount" }
-@EXTRA@)toml",
-      {{"@URI@", pg_uri},
-       {"@REDIS@", redis_uri},
-       {"@TTL@", std::to_string(kTtl)},
-       {"@HEALTH@", std::to_string(health_port)},
-       {"@EXTRA@", extra}});
+)toml";
+  const std::string cache = absl::StrCat("\n[caches.default]\nprovider = \"redis\"\nURI = \"",
+                                         redis_uri, "\"\nTTL = ", kTtl, "\n");
+  return TestDomainToml({.uri = pg_uri,
+                         .health_port = health_port,
+                         .balances_cache = "default",
+                         .transacted_version = 2,
+                         .extra = absl::StrCat(cache, kUpcaster, extra)});
 }
 
 // A database-backed projection beside the cache-backed one (SQL form).
@@ -153,42 +103,13 @@ class CacheE2eTest : public ::testing::Test {
     StartDaemon();
   }
 
-  void TearDown() override {
-    if (daemon_ != nullptr && daemon_->running()) {
-      daemon_->Signal(SIGTERM);
-      EXPECT_NE(daemon_->Wait(20s), -1) << "daemon did not stop on SIGTERM";
-    }
-    daemon_.reset();
-  }
+  void TearDown() override { EXPECT_NE(daemon_.Stop(), -1) << "daemon did not stop on SIGTERM"; }
 
   void StartDaemon() {
-    server_ = absl::StrCat("127.0.0.1:", FreePort());
-    std::vector<std::string> argv = {PROTEAN_ADMIND_BINARY,
-                                     "--listen",
-                                     server_,
-                                     "--domain-root",
-                                     root_.path(),
-                                     "--shutdown-deadline",
-                                     "15",
-                                     "--probe-timeout-ms",
-                                     "500"};
-    daemon_ = std::make_unique<Process>(argv, std::map<std::string, std::string>{}, logs_.path());
-    auto channel = grpc::CreateChannel(server_, grpc::InsecureChannelCredentials());
-    ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() + 20s))
-        << "daemon did not come up: " << daemon_->Stderr();
+    ASSERT_TRUE(daemon_.Start()) << "daemon did not come up: " << daemon_.process().Stderr();
   }
 
-  CliRun Cli(std::vector<std::string> args) {
-    std::vector<std::string> argv = {PROTEAN_ADMIN_CLI_BINARY};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("--server=" + server_);
-    Process p(argv, {{"PROTEAN_ADMIN_SERVER", ""}, {"PROTEAN_DOMAIN", ""}}, logs_.path());
-    CliRun run;
-    run.exit_code = p.Wait(120s);
-    run.out = p.Stdout();
-    run.err = p.Stderr();
-    return run;
-  }
+  CliRun Cli(const std::vector<std::string>& args) { return daemon_.Cli(args); }
 
   void Write(const std::string& stream, const std::string& type, const std::string& data) {
     auto written = testing::WriteMessage(*conn_, stream, type, data);
@@ -273,8 +194,7 @@ class CacheE2eTest : public ::testing::Test {
   std::string redis_uri_;
   std::optional<storage::PgConnection> conn_;
   std::optional<RedisClient> redis_;
-  std::string server_;
-  std::unique_ptr<Process> daemon_;
+  e2e::Daemon daemon_{root_.path(), logs_.path()};
 };
 
 TEST_F(CacheE2eTest, RebuildCacheBackedProjection) {

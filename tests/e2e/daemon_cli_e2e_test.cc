@@ -15,7 +15,6 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "health_v1.grpc.pb.h"
@@ -37,57 +36,20 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-// Protean's "Test" domain (protean-reference.md §7) in domain.toml form (DESIGN.md §3).
-std::string TestDomainToml(const std::string& uri, int health_port, const std::string& extra = "") {
-  return absl::StrReplaceAll(
-      R"toml(
-[domain]
-name = "Test"
-
-[event_store]
-provider = "message_db"
-database_uri = "@URI@"
-
-[databases.default]
-provider = "postgresql"
-database_uri = "@URI@"
-
-[server.health]
-host = "127.0.0.1"
-port = @HEALTH@
-
-[aggregates.User]
-[aggregates.Transaction]
-
-[events.Registered]
-aggregate = "User"
-[events.Transacted]
-aggregate = "Transaction"
+// The test domain (e2e_support.h) with ProfileUpdated (no handler) and the UserDirectory
+// projection (its projector is kUserDirectoryProjector); `extra` is appended.
+std::string DomainToml(const std::string& uri, int health_port, const std::string& extra = "") {
+  return TestDomainToml({.uri = uri,
+                         .health_port = health_port,
+                         .extra = absl::StrCat(R"toml(
 [events.ProfileUpdated]
 aggregate = "User"
-
-[projections.Balances]
-key = "user_id"
-columns = { user_id = "varchar(255)", name = "varchar(255)", balance = "double precision" }
 
 [projections.UserDirectory]
 key = "user_id"
 columns = { user_id = "varchar(255)", email = "varchar(255)", name = "varchar(255)" }
-
-[projectors.TransactionProjector]
-projector_for = "Balances"
-aggregates = ["Transaction", "User"]
-
-[projectors.TransactionProjector.on.Registered]
-key = ":user_id"
-set = { name = ":name", balance = 0 }
-
-[projectors.TransactionProjector.on.Transacted]
-key = ":user_id"
-insert = { name = "", balance = ":amount" }
-increment = { balance = ":amount" }
-@EXTRA@)toml",
-      {{"@URI@", uri}, {"@HEALTH@", std::to_string(health_port)}, {"@EXTRA@", extra}});
+)toml",
+                                               extra)});
 }
 
 const char kUserDirectoryProjector[] = R"toml(
@@ -126,59 +88,20 @@ class DaemonCliTest : public ::testing::Test {
     ASSERT_TRUE(conn.ok()) << conn.status();
     conn_.emplace(std::move(*conn));
     health_port_ = FreePort();  // nobody listens: the event server is stopped
-    root_.Write("domain.toml", TestDomainToml(uri_, health_port_, kUserDirectoryProjector));
+    root_.Write("domain.toml", DomainToml(uri_, health_port_, kUserDirectoryProjector));
     StartDaemon();
   }
 
-  void TearDown() override {
-    if (daemon_ != nullptr && daemon_->running()) {
-      daemon_->Signal(SIGTERM);
-      daemon_->Wait(20s);
-    }
-    daemon_.reset();
+  void StartDaemon(const std::vector<std::string>& extra_args = {}) {
+    ASSERT_TRUE(daemon_.Start(extra_args))
+        << "daemon did not come up: " << DaemonProcess().Stderr();
   }
-
-  void StartDaemon(std::vector<std::string> extra_args = {}) {
-    port_ = FreePort();
-    server_ = absl::StrCat("127.0.0.1:", port_);
-    std::vector<std::string> argv = {PROTEAN_ADMIND_BINARY,
-                                     "--listen",
-                                     server_,
-                                     "--domain-root",
-                                     root_.path(),
-                                     "--shutdown-deadline",
-                                     "15",
-                                     "--probe-timeout-ms",
-                                     "500"};
-    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-    daemon_ = std::make_unique<Process>(argv, std::map<std::string, std::string>{}, logs_.path());
-    auto channel = grpc::CreateChannel(server_, grpc::InsecureChannelCredentials());
-    ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() + 20s))
-        << "daemon did not come up: " << daemon_->Stderr();
+  Process& DaemonProcess() { return daemon_.process(); }
+  CliRun Cli(const std::vector<std::string>& args, std::map<std::string, std::string> env = {}) {
+    return daemon_.Cli(args, std::move(env));
   }
-
-  // Runs the CLI to its end. --server goes after the subcommand, as users write it.
-  CliRun Cli(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
-    std::unique_ptr<Process> p = SpawnCli(std::move(args), std::move(env));
-    CliRun run;
-    run.exit_code = p->Wait(120s);
-    run.out = p->Stdout();
-    run.err = p->Stderr();
-    return run;
-  }
-
-  std::unique_ptr<Process> SpawnCli(std::vector<std::string> args,
-                                    std::map<std::string, std::string> env = {}) {
-    std::vector<std::string> argv = {PROTEAN_ADMIN_CLI_BINARY};
-    argv.insert(argv.end(), args.begin(), args.end());
-    bool has_server = false;
-    for (const std::string& a : args) has_server |= a.rfind("--server", 0) == 0;
-    if (!has_server && env.count("PROTEAN_ADMIN_SERVER") == 0) {
-      argv.push_back("--server=" + server_);
-    }
-    env.emplace("PROTEAN_ADMIN_SERVER", "");
-    env.emplace("PROTEAN_DOMAIN", "");
-    return std::make_unique<Process>(argv, env, logs_.path());
+  std::unique_ptr<Process> SpawnCli(const std::vector<std::string>& args) {
+    return daemon_.SpawnCli(args);
   }
 
   void Write(const std::string& stream, const std::string& type, const std::string& data) {
@@ -244,9 +167,7 @@ class DaemonCliTest : public ::testing::Test {
   std::string uri_;
   std::optional<storage::PgConnection> conn_;
   int health_port_ = 0;
-  int port_ = 0;
-  std::string server_;
-  std::unique_ptr<Process> daemon_;
+  e2e::Daemon daemon_{root_.path(), logs_.path()};
 };
 
 // ---- The output table (protean-reference.md §6) ----
@@ -266,7 +187,7 @@ TEST_F(DaemonCliTest, SingleProjection) {
   // Progress went to stderr, not stdout (plain lines: stderr is not a terminal).
   EXPECT_THAT(run.err, HasSubstr("started"));
   // The daemon logged who asked, what, the outcome, counts and duration.
-  std::string log = daemon_->Stderr();
+  std::string log = DaemonProcess().Stderr();
   EXPECT_THAT(log, HasSubstr("rebuild started"));
   EXPECT_THAT(log, HasSubstr("rebuild finished"));
   EXPECT_THAT(log, HasSubstr("peer=ipv4:127.0.0.1:"));
@@ -278,16 +199,14 @@ TEST_F(DaemonCliTest, SingleProjection) {
 }
 
 TEST_F(DaemonCliTest, JsonLogs) {
-  daemon_->Signal(SIGTERM);
-  ASSERT_EQ(daemon_->Wait(20s), 0);
+  ASSERT_EQ(daemon_.Stop(), 0);
   StartDaemon({"--log-format", "json"});
   Write("test::user-1", "Test.Registered.v1",
         R"({"user_id": "1", "email": "john@x", "name": "John"})");
   ASSERT_EQ(Cli({"rebuild", "--projection=Balances"}).exit_code, 0);
-  daemon_->Signal(SIGTERM);
-  ASSERT_EQ(daemon_->Wait(20s), 0);
+  ASSERT_EQ(daemon_.Stop(), 0);
   bool saw_finished = false;
-  for (const std::string& line : Lines(daemon_->Stderr())) {
+  for (const std::string& line : Lines(DaemonProcess().Stderr())) {
     auto j = nlohmann::json::parse(line, nullptr, false);
     ASSERT_FALSE(j.is_discarded()) << "not JSON: " << line;
     EXPECT_TRUE(j.contains("time") && j.contains("level") && j.contains("msg")) << line;
@@ -298,12 +217,11 @@ TEST_F(DaemonCliTest, JsonLogs) {
       EXPECT_EQ(j["projection"], "Balances");
     }
   }
-  EXPECT_TRUE(saw_finished) << daemon_->Stderr();
+  EXPECT_TRUE(saw_finished) << DaemonProcess().Stderr();
 }
 
 TEST_F(DaemonCliTest, PgApplicationProbe) {
-  daemon_->Signal(SIGTERM);
-  ASSERT_EQ(daemon_->Wait(20s), 0);
+  ASSERT_EQ(daemon_.Stop(), 0);
   StartDaemon({"--pg-application-probe", "protean-server"});
   ASSERT_EQ(Cli({"rebuild", "--projection=Balances"}).exit_code, 0);  // nobody connected
   auto server = storage::PgConnection::Connect(uri_ + "?application_name=protean-server");
@@ -343,7 +261,7 @@ TEST_F(DaemonCliTest, AllProjections) {
 
 TEST_F(DaemonCliTest, AllProjectionsWithOneFailingExitsOne) {
   root_.Write("broken/domain.toml",
-              TestDomainToml(uri_, health_port_, "\n[projections.Broken]\nkey = \"id\"\n"));
+              DomainToml(uri_, health_port_, "\n[projections.Broken]\nkey = \"id\"\n"));
   Write("test::user-1", "Test.Registered.v1",
         R"({"user_id": "1", "email": "john@x", "name": "John"})");
   CliRun run = Cli({"rebuild", "--domain=broken"});
@@ -373,7 +291,7 @@ TEST_F(DaemonCliTest, ProjectionNotFound) {
 }
 
 TEST_F(DaemonCliTest, NoProjectors) {
-  root_.Write("noprojectors/domain.toml", TestDomainToml(uri_, health_port_));
+  root_.Write("noprojectors/domain.toml", DomainToml(uri_, health_port_));
   CliRun run = Cli({"rebuild", "--domain=noprojectors", "--projection=UserDirectory"});
   EXPECT_EQ(run.exit_code, 1) << run.err;
   EXPECT_EQ(run.out, "Error: No projectors found for projection `UserDirectory`\n");
@@ -406,7 +324,7 @@ TEST_F(DaemonCliTest, ProteanDomainEnvironmentWins) {
 }
 
 TEST_F(DaemonCliTest, ServerFromEnvironment) {
-  CliRun run = Cli({"projections"}, {{"PROTEAN_ADMIN_SERVER", server_}});
+  CliRun run = Cli({"projections"}, {{"PROTEAN_ADMIN_SERVER", daemon_.server()}});
   EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
   EXPECT_THAT(run.out, HasSubstr("Balances"));
   EXPECT_THAT(run.out, HasSubstr("TransactionProjector"));
@@ -469,12 +387,11 @@ TEST_F(DaemonCliTest, GuardRefusesWhileTheEventServerAnswersAndForceOverrides) {
   EXPECT_EQ(forced.exit_code, 0) << forced.out << forced.err;
   EXPECT_EQ(Query("SELECT count(*) FROM balances"), "2");
   EXPECT_THAT(forced.err, HasSubstr("guard was skipped"));
-  EXPECT_THAT(daemon_->Stderr(), HasSubstr("--force"));
+  EXPECT_THAT(DaemonProcess().Stderr(), HasSubstr("--force"));
 }
 
 TEST_F(DaemonCliTest, ExtraHealthProbe) {
-  daemon_->Signal(SIGTERM);
-  ASSERT_EQ(daemon_->Wait(20s), 0);
+  ASSERT_EQ(daemon_.Stop(), 0);
   int extra_port = FreePort();
   HealthServer other(extra_port, "HTTP/1.1 200 OK");
   StartDaemon({"--health-probe", absl::StrCat("http://127.0.0.1:", extra_port, "/readyz")});
@@ -490,9 +407,8 @@ class SlowDaemonCliTest : public DaemonCliTest {
   void SetUp() override {
     DaemonCliTest::SetUp();
     if (HasFatalFailure()) return;
-    root_.Write("domain.toml",
-                TestDomainToml(uri_, health_port_,
-                               std::string(kUserDirectoryProjector) + kPacingProjector));
+    root_.Write("domain.toml", DomainToml(uri_, health_port_,
+                                          std::string(kUserDirectoryProjector) + kPacingProjector));
     WriteBigHistory(1000, kTransactions);
     // kPaced events after the transactions: at least kPaced * 2 ms of replay.
     auto paced = conn_->Exec(absl::StrCat(
@@ -597,19 +513,18 @@ TEST_F(SlowDaemonCliTest, SigtermDuringARebuildRollsBackAndExits) {
   ASSERT_FALSE(job.empty());
   ASSERT_TRUE(WaitForReplay(job));
   auto signalled = std::chrono::steady_clock::now();
-  daemon_->Signal(SIGTERM);
-  EXPECT_EQ(daemon_->Wait(20s), 0) << daemon_->Stderr();
+  EXPECT_EQ(daemon_.Stop(), 0) << DaemonProcess().Stderr();
   EXPECT_LT(std::chrono::steady_clock::now() - signalled, 16s);
   EXPECT_EQ(cli->Wait(20s), 1);
   EXPECT_THAT(cli->Stdout(), HasSubstr("shutting down"));
   EXPECT_EQ(BalancesFingerprint(), old_);
-  EXPECT_THAT(daemon_->Stderr(), HasSubstr("interrupted"));
+  EXPECT_THAT(DaemonProcess().Stderr(), HasSubstr("interrupted"));
 }
 
 // ---- Reflection and health (what grpcurl and orchestration probes use) ----
 
 TEST_F(DaemonCliTest, ReflectionListsTheServiceAndHealthServes) {
-  auto channel = grpc::CreateChannel(server_, grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(daemon_.server(), grpc::InsecureChannelCredentials());
   auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
   grpc::ClientContext context;
   auto stream = reflection->ServerReflectionInfo(&context);

@@ -16,19 +16,14 @@
 #include <sstream>
 #include <stdexcept>
 
-namespace protean_admin::e2e {
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+#if !defined(PROTEAN_ADMIND_BINARY) || !defined(PROTEAN_ADMIN_CLI_BINARY)
+#error "PROTEAN_ADMIND_BINARY and PROTEAN_ADMIN_CLI_BINARY must be defined by the build"
+#endif
+
+namespace protean_admin::e2e {
 
 TempDir::TempDir() {
   char tmpl[] = "/tmp/protean-admin-e2e.XXXXXX";
@@ -135,6 +130,116 @@ bool Process::running() {
 
 std::string Process::Stdout() const { return ReadFileText(out_path_); }
 std::string Process::Stderr() const { return ReadFileText(err_path_); }
+
+Daemon::Daemon(std::string domain_root, std::string capture_dir)
+    : domain_root_(std::move(domain_root)), capture_dir_(std::move(capture_dir)) {}
+
+Daemon::~Daemon() { Stop(); }
+
+bool Daemon::Start(const std::vector<std::string>& extra_args, const std::string& host) {
+  port_ = FreePort();
+  server_ = absl::StrCat("127.0.0.1:", port_);
+  std::vector<std::string> argv = {PROTEAN_ADMIND_BINARY,
+                                   "--listen",
+                                   absl::StrCat(host, ":", port_),
+                                   "--domain-root",
+                                   domain_root_,
+                                   "--shutdown-deadline",
+                                   "15",
+                                   "--probe-timeout-ms",
+                                   "500"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  process_ = std::make_unique<Process>(argv, std::map<std::string, std::string>{}, capture_dir_);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < until) {
+    if (!process_->running()) return false;
+    if (testing::PortAccepts(port_)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+int Daemon::Stop() {
+  if (process_ == nullptr) return 0;
+  process_->Signal(SIGTERM);
+  return process_->Wait(std::chrono::seconds(20));
+}
+
+std::unique_ptr<Process> Daemon::SpawnCli(const std::vector<std::string>& args,
+                                          std::map<std::string, std::string> env) const {
+  std::vector<std::string> argv = {PROTEAN_ADMIN_CLI_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  bool has_server = env.count("PROTEAN_ADMIN_SERVER") > 0;
+  for (const std::string& a : args) has_server |= a.rfind("--server", 0) == 0;
+  if (!has_server) argv.push_back("--server=" + server_);
+  for (const char* name : {"PROTEAN_ADMIN_SERVER", "PROTEAN_DOMAIN", "PROTEAN_ADMIN_TOKEN"}) {
+    env.emplace(name, "");
+  }
+  return std::make_unique<Process>(argv, env, capture_dir_);
+}
+
+CliRun Daemon::Cli(const std::vector<std::string>& args,
+                   std::map<std::string, std::string> env) const {
+  std::unique_ptr<Process> p = SpawnCli(args, std::move(env));
+  CliRun run;
+  run.exit_code = p->Wait(std::chrono::seconds(120));
+  run.out = p->Stdout();
+  run.err = p->Stderr();
+  return run;
+}
+
+std::string TestDomainToml(const TestDomain& domain) {
+  return absl::StrReplaceAll(
+      R"toml(
+[domain]
+name = "Test"
+
+[event_store]
+provider = "message_db"
+database_uri = "@URI@"
+
+[databases.default]
+provider = "postgresql"
+database_uri = "@URI@"
+
+[server.health]
+host = "127.0.0.1"
+port = @HEALTH@
+
+[aggregates.User]
+[aggregates.Transaction]
+
+[events.Registered]
+aggregate = "User"
+[events.Transacted]
+aggregate = "Transaction"
+version = @VERSION@
+
+[projections.Balances]
+key = "user_id"
+@CACHE@columns = { user_id = "varchar(255)", name = "varchar(255)", balance = "double precision" }
+
+[projectors.TransactionProjector]
+projector_for = "Balances"
+aggregates = ["Transaction", "User"]
+
+[projectors.TransactionProjector.on.Registered]
+key = ":user_id"
+set = { name = ":name", balance = 0 }
+
+[projectors.TransactionProjector.on.Transacted]
+key = ":user_id"
+insert = { name = "", balance = ":amount" }
+increment = { balance = ":amount" }
+@EXTRA@)toml",
+      {{"@URI@", domain.uri},
+       {"@HEALTH@", std::to_string(domain.health_port)},
+       {"@VERSION@", std::to_string(domain.transacted_version)},
+       {"@CACHE@", domain.balances_cache.empty()
+                       ? std::string()
+                       : absl::StrCat("cache = \"", domain.balances_cache, "\"\n")},
+       {"@EXTRA@", domain.extra}});
+}
 
 HealthServer::HealthServer(int port, std::string status_line)
     : status_line_(std::move(status_line)) {

@@ -2,21 +2,24 @@
 #define PROTEAN_ADMIN_TESTS_E2E_E2E_SUPPORT_H_
 
 // Processes for the e2e tests: the daemon, CLI runs, a tiny HTTP server standing in for
-// Protean's health endpoint, free ports and temporary directories.
+// Protean's health endpoint, free ports, temporary directories and the test domain. The
+// targets compiling this file define PROTEAN_ADMIND_BINARY and PROTEAN_ADMIN_CLI_BINARY.
 
 #include <sys/types.h>
 
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "tests/harness/ports.h"
+
 namespace protean_admin::e2e {
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
-int FreePort();
+using testing::FreePort;
 
 // mkdtemp under /tmp; removed (recursively) on destruction.
 class TempDir {
@@ -60,6 +63,59 @@ struct CliRun {
   std::string out;
   std::string err;
 };
+
+// protean-admind serving one domain root (--shutdown-deadline 15, --probe-timeout-ms 500),
+// and the protean-admin CLI pointed at it. Stopped (SIGTERM) on destruction.
+class Daemon {
+ public:
+  Daemon(std::string domain_root, std::string capture_dir);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Starts on `host`:<free port> with `extra_args` and waits until it accepts TCP
+  // connections on 127.0.0.1. False when it exited instead or did not listen within 20 s
+  // (process() keeps its output).
+  bool Start(const std::vector<std::string>& extra_args = {},
+             const std::string& host = "127.0.0.1");
+  // SIGTERM, then waits up to 20 s: the exit code, -1 on timeout, 0 when not started.
+  int Stop();
+  bool running() const { return process_ != nullptr && process_->running(); }
+  // The last started process; Start() must have been called.
+  Process& process() const { return *process_; }
+  int port() const { return port_; }
+  const std::string& server() const { return server_; }  // "127.0.0.1:<port>"
+
+  // The CLI with `args`. --server=server() is added unless `args` or `env` name a server;
+  // PROTEAN_ADMIN_SERVER, PROTEAN_DOMAIN and PROTEAN_ADMIN_TOKEN are cleared unless `env`
+  // sets them.
+  std::unique_ptr<Process> SpawnCli(const std::vector<std::string>& args,
+                                    std::map<std::string, std::string> env = {}) const;
+  // SpawnCli run to its end (at most 120 s).
+  CliRun Cli(const std::vector<std::string>& args,
+             std::map<std::string, std::string> env = {}) const;
+
+ private:
+  std::string domain_root_;
+  std::string capture_dir_;
+  std::unique_ptr<Process> process_;
+  int port_ = 0;
+  std::string server_;
+};
+
+// Protean's "Test" bank domain (protean-reference.md §7) as domain.toml: aggregates User and
+// Transaction, events Registered and Transacted, the Balances projection and its action-form
+// TransactionProjector; event store and database at `uri`, the event server's health
+// endpoint at 127.0.0.1:`health_port`. `extra` is appended (events, projections,
+// projectors, caches, upcasters).
+struct TestDomain {
+  std::string uri = "";
+  int health_port = 0;
+  std::string balances_cache = "";  // the cache Balances lives in; empty: the database
+  int transacted_version = 1;
+  std::string extra = "";
+};
+std::string TestDomainToml(const TestDomain& domain);
 
 // Answers every HTTP request with `status_line` ("HTTP/1.1 200 OK") until destroyed.
 class HealthServer {

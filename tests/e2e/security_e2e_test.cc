@@ -3,11 +3,8 @@
 // cancelled, interrupted by a daemon crash, and `jobs` after a restart). The real daemon and
 // CLI; certificates come from tests/harness/make_certs.sh; a scratch database per test.
 
-#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,7 +18,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "health_v1.grpc.pb.h"
@@ -45,65 +41,14 @@ constexpr char kClientSubjectCn[] = "CN=protean-admin-test-client";
 constexpr char kCiToken[] = "ci-token-0123456789abcdef";
 constexpr char kOpsToken[] = "ops-token-fedcba9876543210";
 
+// The test domain (e2e_support.h) and a projection without projectors: a rebuild of it fails
+// ("No projectors found").
 std::string DomainToml(const std::string& uri, int health_port) {
-  return absl::StrReplaceAll(R"toml(
-[domain]
-name = "Test"
-
-[event_store]
-provider = "message_db"
-database_uri = "@URI@"
-
-[databases.default]
-provider = "postgresql"
-database_uri = "@URI@"
-
-[server.health]
-host = "127.0.0.1"
-port = @HEALTH@
-
-[aggregates.User]
-[aggregates.Transaction]
-
-[events.Registered]
-aggregate = "User"
-[events.Transacted]
-aggregate = "Transaction"
-
-[projections.Balances]
-key = "user_id"
-columns = { user_id = "varchar(255)", name = "varchar(255)", balance = "double precision" }
-
-# No projector: a rebuild of it fails ("No projectors found").
+  return TestDomainToml({.uri = uri, .health_port = health_port, .extra = R"toml(
 [projections.Orphan]
 key = "id"
 columns = { id = "varchar(255)" }
-
-[projectors.TransactionProjector]
-projector_for = "Balances"
-aggregates = ["Transaction", "User"]
-
-[projectors.TransactionProjector.on.Registered]
-key = ":user_id"
-set = { name = ":name", balance = 0 }
-
-[projectors.TransactionProjector.on.Transacted]
-key = ":user_id"
-insert = { name = "", balance = ":amount" }
-increment = { balance = ":amount" }
-)toml",
-                             {{"@URI@", uri}, {"@HEALTH@", std::to_string(health_port)}});
-}
-
-bool TcpConnects(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  close(fd);
-  return ok;
+)toml"});
 }
 
 // Certificates are generated once for the whole program by the harness script.
@@ -136,59 +81,17 @@ class SecurityTest : public ::testing::Test {
     ASSERT_FALSE(CertDir().empty());
   }
 
-  void TearDown() override { StopDaemon(); }
+  void StopDaemon() { daemon_.Stop(); }
 
-  void StopDaemon() {
-    if (daemon_ != nullptr && daemon_->running()) {
-      daemon_->Signal(SIGTERM);
-      daemon_->Wait(20s);
-    }
-    daemon_.reset();
-  }
-
-  // Starts the daemon on <host>:<free port> and waits until it accepts TCP connections on
-  // 127.0.0.1. Returns false (daemon_ kept for its output) when it exited instead.
+  // Starts the daemon on <host>:<free port> (under daemon_name_); false (its output kept)
+  // when it exited instead.
   bool StartDaemon(std::vector<std::string> extra, const std::string& host = "127.0.0.1") {
-    port_ = FreePort();
-    std::string listen = absl::StrCat(host, ":", port_);
-    server_ = absl::StrCat("127.0.0.1:", port_);
-    std::vector<std::string> argv = {PROTEAN_ADMIND_BINARY,
-                                     "--listen",
-                                     listen,
-                                     "--domain-root",
-                                     root_.path(),
-                                     "--shutdown-deadline",
-                                     "15",
-                                     "--daemon-name",
-                                     daemon_name_,
-                                     "--probe-timeout-ms",
-                                     "500"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    daemon_ = std::make_unique<Process>(argv, std::map<std::string, std::string>{}, logs_.path());
-    auto until = std::chrono::steady_clock::now() + 20s;
-    while (std::chrono::steady_clock::now() < until) {
-      if (!daemon_->running()) return false;
-      if (TcpConnects(port_)) return true;
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
+    extra.insert(extra.begin(), {"--daemon-name", daemon_name_});
+    return daemon_.Start(extra, host);
   }
-
-  CliRun Cli(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
-    std::vector<std::string> argv = {PROTEAN_ADMIN_CLI_BINARY};
-    argv.insert(argv.end(), args.begin(), args.end());
-    bool has_server = false;
-    for (const std::string& a : args) has_server |= a.rfind("--server", 0) == 0;
-    if (!has_server) argv.push_back("--server=" + server_);
-    env.emplace("PROTEAN_ADMIN_SERVER", "");
-    env.emplace("PROTEAN_DOMAIN", "");
-    env.emplace("PROTEAN_ADMIN_TOKEN", "");
-    Process p(argv, env, logs_.path());
-    CliRun run;
-    run.exit_code = p.Wait(120s);
-    run.out = p.Stdout();
-    run.err = p.Stderr();
-    return run;
+  Process& DaemonProcess() { return daemon_.process(); }
+  CliRun Cli(const std::vector<std::string>& args, std::map<std::string, std::string> env = {}) {
+    return daemon_.Cli(args, std::move(env));
   }
 
   std::string WriteTokenFile(const std::string& content) {
@@ -263,16 +166,14 @@ class SecurityTest : public ::testing::Test {
   std::string uri_;
   std::optional<storage::PgConnection> conn_;
   std::string daemon_name_;
-  int port_ = 0;
-  std::string server_;
-  std::unique_ptr<Process> daemon_;
+  e2e::Daemon daemon_{root_.path(), logs_.path()};
 };
 
 // ---- TLS and mutual TLS ----
 
 TEST_F(SecurityTest, TlsNeedsTheCaOnTheClient) {
   ASSERT_TRUE(StartDaemon({"--tls-cert", Cert("server.pem"), "--tls-key", Cert("server.key")}))
-      << daemon_->Stderr();
+      << DaemonProcess().Stderr();
   CliRun ok = Cli({"projections", "--tls-ca", Cert("ca.pem")});
   EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
   EXPECT_THAT(ok.out, HasSubstr("Balances"));
@@ -292,7 +193,7 @@ TEST_F(SecurityTest, TlsNeedsTheCaOnTheClient) {
 TEST_F(SecurityTest, MutualTlsRefusesClientsWithoutAnAcceptedCertificate) {
   ASSERT_TRUE(StartDaemon({"--tls-cert", Cert("server.pem"), "--tls-key", Cert("server.key"),
                            "--tls-client-ca", Cert("ca.pem")}))
-      << daemon_->Stderr();
+      << DaemonProcess().Stderr();
   CliRun no_cert = Cli({"projections", "--tls-ca", Cert("ca.pem")});
   EXPECT_NE(no_cert.exit_code, 0) << no_cert.out << no_cert.err;
   EXPECT_THAT(no_cert.out, Not(HasSubstr("Balances")));
@@ -335,7 +236,7 @@ TEST_F(SecurityTest, TokensNoneWrongRightAndReloadedOnSighup) {
   int health_port = FreePort();
   ASSERT_TRUE(StartDaemon({"--auth-token-file", tokens, "--unix-socket", socket, "--health-listen",
                            absl::StrCat("127.0.0.1:", health_port)}))
-      << daemon_->Stderr();
+      << DaemonProcess().Stderr();
 
   CliRun none = Cli({"projections"});
   EXPECT_EQ(none.exit_code, 1) << none.out << none.err;
@@ -372,7 +273,7 @@ TEST_F(SecurityTest, TokensNoneWrongRightAndReloadedOnSighup) {
   EXPECT_THAT(AuditRow(job), HasSubstr("succeeded|ci|"));
 
   // Health answers without a token, on the main listener and on the health listener.
-  for (int port : {port_, health_port}) {
+  for (int port : {daemon_.port(), health_port}) {
     auto channel =
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
     auto health = grpc::health::v1::Health::NewStub(channel);
@@ -387,14 +288,14 @@ TEST_F(SecurityTest, TokensNoneWrongRightAndReloadedOnSighup) {
 
   // An invalid file on SIGHUP keeps the old tokens.
   WriteTokenFile("this line is not a token entry\n");
-  daemon_->Signal(SIGHUP);
+  DaemonProcess().Signal(SIGHUP);
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(Cli({"projections"}, {{"PROTEAN_ADMIN_TOKEN", kCiToken}}).exit_code, 0);
-  EXPECT_THAT(daemon_->Stderr(), HasSubstr("token reload failed"));
+  EXPECT_THAT(DaemonProcess().Stderr(), HasSubstr("token reload failed"));
 
   // Rotation: the new file replaces the old tokens on SIGHUP.
   WriteTokenFile(absl::StrCat("ops:", kOpsToken, "\n"));
-  daemon_->Signal(SIGHUP);
+  DaemonProcess().Signal(SIGHUP);
   int code = -1;
   for (int i = 0; i < 100 && code != 0; ++i) {
     std::this_thread::sleep_for(50ms);
@@ -404,30 +305,30 @@ TEST_F(SecurityTest, TokensNoneWrongRightAndReloadedOnSighup) {
   CliRun old = Cli({"projections"}, {{"PROTEAN_ADMIN_TOKEN", kCiToken}});
   EXPECT_EQ(old.exit_code, 1) << old.out << old.err;
   EXPECT_THAT(old.out, HasSubstr("invalid bearer token"));
-  EXPECT_THAT(daemon_->Stderr(), Not(HasSubstr(kCiToken)));
-  EXPECT_THAT(daemon_->Stderr(), Not(HasSubstr(kOpsToken)));
+  EXPECT_THAT(DaemonProcess().Stderr(), Not(HasSubstr(kCiToken)));
+  EXPECT_THAT(DaemonProcess().Stderr(), Not(HasSubstr(kOpsToken)));
 }
 
 // ---- Listen policy ----
 
 TEST_F(SecurityTest, RefusesNonLoopbackWithoutTlsAndTokensUnlessInsecure) {
   EXPECT_FALSE(StartDaemon({}, "0.0.0.0"));
-  EXPECT_EQ(daemon_->Wait(10s), 1);
-  EXPECT_THAT(daemon_->Stderr(), HasSubstr("refusing to listen on non-loopback address"));
-  EXPECT_THAT(daemon_->Stderr(), HasSubstr("--insecure"));
+  EXPECT_EQ(DaemonProcess().Wait(10s), 1);
+  EXPECT_THAT(DaemonProcess().Stderr(), HasSubstr("refusing to listen on non-loopback address"));
+  EXPECT_THAT(DaemonProcess().Stderr(), HasSubstr("--insecure"));
 
   // TLS alone is not enough.
   std::vector<std::string> tls = {"--tls-cert", Cert("server.pem"), "--tls-key",
                                   Cert("server.key")};
   EXPECT_FALSE(StartDaemon(tls, "0.0.0.0"));
-  EXPECT_EQ(daemon_->Wait(10s), 1);
-  EXPECT_THAT(daemon_->Stderr(), HasSubstr("refusing to listen on non-loopback address"));
+  EXPECT_EQ(DaemonProcess().Wait(10s), 1);
+  EXPECT_THAT(DaemonProcess().Stderr(), HasSubstr("refusing to listen on non-loopback address"));
 
   // TLS and tokens: allowed.
   std::string tokens = WriteTokenFile(absl::StrCat("ci:", kCiToken, "\n"));
   std::vector<std::string> secure = tls;
   secure.insert(secure.end(), {"--auth-token-file", tokens});
-  ASSERT_TRUE(StartDaemon(secure, "0.0.0.0")) << daemon_->Stderr();
+  ASSERT_TRUE(StartDaemon(secure, "0.0.0.0")) << DaemonProcess().Stderr();
   CliRun ok = Cli({"projections", "--tls-ca", Cert("ca.pem")}, {{"PROTEAN_ADMIN_TOKEN", kCiToken}});
   EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
   EXPECT_EQ(Cli({"projections", "--tls-ca", Cert("ca.pem")}).exit_code, 1);
@@ -435,8 +336,8 @@ TEST_F(SecurityTest, RefusesNonLoopbackWithoutTlsAndTokensUnlessInsecure) {
 
   // --insecure overrides, loudly; tokens are then still checked in the handlers.
   ASSERT_TRUE(StartDaemon({"--auth-token-file", tokens, "--insecure"}, "0.0.0.0"))
-      << daemon_->Stderr();
-  EXPECT_THAT(daemon_->Stderr(), HasSubstr("because --insecure was given"));
+      << DaemonProcess().Stderr();
+  EXPECT_THAT(DaemonProcess().Stderr(), HasSubstr("because --insecure was given"));
   CliRun refused = Cli({"projections"});
   EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
   EXPECT_THAT(refused.out, HasSubstr("missing bearer token"));
@@ -445,8 +346,8 @@ TEST_F(SecurityTest, RefusesNonLoopbackWithoutTlsAndTokensUnlessInsecure) {
   StopDaemon();
 
   // --insecure without tokens: allowed too (loudly).
-  ASSERT_TRUE(StartDaemon({"--insecure"}, "0.0.0.0")) << daemon_->Stderr();
-  EXPECT_THAT(daemon_->Stderr(), HasSubstr("because --insecure was given"));
+  ASSERT_TRUE(StartDaemon({"--insecure"}, "0.0.0.0")) << DaemonProcess().Stderr();
+  EXPECT_THAT(DaemonProcess().Stderr(), HasSubstr("because --insecure was given"));
   EXPECT_EQ(Cli({"projections"}).exit_code, 0);
 }
 
@@ -454,7 +355,7 @@ TEST_F(SecurityTest, RefusesNonLoopbackWithoutTlsAndTokensUnlessInsecure) {
 
 TEST_F(SecurityTest, AuditRowsForEveryOutcomeAndJobsAfterARestart) {
   WriteHistory(1000, 40000);
-  ASSERT_TRUE(StartDaemon({})) << daemon_->Stderr();
+  ASSERT_TRUE(StartDaemon({})) << DaemonProcess().Stderr();
 
   // Succeeded.
   CliRun success = Cli({"rebuild", "--projection=Balances", "--json"});
@@ -483,12 +384,12 @@ TEST_F(SecurityTest, AuditRowsForEveryOutcomeAndJobsAfterARestart) {
   std::string interrupted = StartDetached();
   ASSERT_FALSE(interrupted.empty());
   ASSERT_TRUE(WaitForReplay(interrupted));
-  daemon_->Signal(SIGKILL);
-  daemon_->Wait(10s);
+  DaemonProcess().Signal(SIGKILL);
+  DaemonProcess().Wait(10s);
   EXPECT_THAT(AuditRow(interrupted), HasSubstr("running|"));
 
   // ... until the daemon starts again and touches the domain's database.
-  ASSERT_TRUE(StartDaemon({})) << daemon_->Stderr();
+  ASSERT_TRUE(StartDaemon({})) << DaemonProcess().Stderr();
   auto jobs = Jobs({"--domain", "."});
   ASSERT_EQ(jobs.count(interrupted), 1u);
   EXPECT_EQ(jobs[interrupted]["state"], "interrupted");
@@ -512,13 +413,13 @@ TEST_F(SecurityTest, AuditRowsForEveryOutcomeAndJobsAfterARestart) {
 
 TEST_F(SecurityTest, AuditDatabaseFlagMarksInterruptedRowsAtStart) {
   WriteHistory(1000, 40000);
-  ASSERT_TRUE(StartDaemon({"--audit-database", uri_})) << daemon_->Stderr();
+  ASSERT_TRUE(StartDaemon({"--audit-database", uri_})) << DaemonProcess().Stderr();
   std::string interrupted = StartDetached();
   ASSERT_FALSE(interrupted.empty());
   ASSERT_TRUE(WaitForReplay(interrupted));
-  daemon_->Signal(SIGKILL);
-  daemon_->Wait(10s);
-  ASSERT_TRUE(StartDaemon({"--audit-database", uri_})) << daemon_->Stderr();
+  DaemonProcess().Signal(SIGKILL);
+  DaemonProcess().Wait(10s);
+  ASSERT_TRUE(StartDaemon({"--audit-database", uri_})) << DaemonProcess().Stderr();
   // Marked at start-up, before anything touched the domain.
   EXPECT_THAT(AuditRow(interrupted), HasSubstr("interrupted|"));
   auto jobs = Jobs();

@@ -23,31 +23,27 @@ target_compile_options(protean_admin_e2e_protos PRIVATE -w)
 target_include_directories(protean_admin_e2e_protos PUBLIC "${E2E_GEN_DIR}")
 target_link_libraries(protean_admin_e2e_protos PUBLIC protobuf::libprotobuf gRPC::grpc++)
 
-protean_add_test(NAME daemon_cli_e2e_test LABEL e2e TIMEOUT 900
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_cli_e2e_test.cc ${CMAKE_CURRENT_LIST_DIR}/e2e_support.cc
-  LIBS protean_admin_e2e_protos protean_admin_storage gRPC::grpc++
-       nlohmann_json::nlohmann_json absl::strings)
-target_compile_definitions(daemon_cli_e2e_test PRIVATE
-  PROTEAN_ADMIND_BINARY="$<TARGET_FILE:protean-admind>"
-  PROTEAN_ADMIN_CLI_BINARY="$<TARGET_FILE:protean-admin>")
-add_dependencies(daemon_cli_e2e_test protean-admind protean-admin)
+# One e2e test: its source and e2e_support.cc, the paths of both binaries compiled in, both
+# built first.
+function(protean_add_e2e_test name)
+  cmake_parse_arguments(E2E "" "TIMEOUT" "SOURCE;LIBS;DEFINITIONS" ${ARGN})
+  protean_add_test(NAME ${name} LABEL e2e TIMEOUT ${E2E_TIMEOUT}
+    SOURCES ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/${E2E_SOURCE}
+            ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/e2e_support.cc
+    LIBS protean_admin_storage gRPC::grpc++ nlohmann_json::nlohmann_json absl::strings ${E2E_LIBS})
+  target_compile_definitions(${name} PRIVATE
+    PROTEAN_ADMIND_BINARY="$<TARGET_FILE:protean-admind>"
+    PROTEAN_ADMIN_CLI_BINARY="$<TARGET_FILE:protean-admin>" ${E2E_DEFINITIONS})
+  add_dependencies(${name} protean-admind protean-admin)
+endfunction()
+
+protean_add_e2e_test(daemon_cli_e2e_test TIMEOUT 900 SOURCE daemon_cli_e2e_test.cc
+  LIBS protean_admin_e2e_protos)
 
 # A cache-backed projection (Redis) rebuilt through the daemon and the CLI (issue 7).
-protean_add_test(NAME cache_e2e_test LABEL e2e TIMEOUT 300
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/cache_e2e_test.cc ${CMAKE_CURRENT_LIST_DIR}/e2e_support.cc
-  LIBS protean_admin_storage gRPC::grpc++ nlohmann_json::nlohmann_json absl::strings)
-target_compile_definitions(cache_e2e_test PRIVATE
-  PROTEAN_ADMIND_BINARY="$<TARGET_FILE:protean-admind>"
-  PROTEAN_ADMIN_CLI_BINARY="$<TARGET_FILE:protean-admin>")
-add_dependencies(cache_e2e_test protean-admind protean-admin)
+protean_add_e2e_test(cache_e2e_test TIMEOUT 300 SOURCE cache_e2e_test.cc)
 
 # TLS, mutual TLS, tokens, the listen policy and the audit trail (issue 8).
-protean_add_test(NAME security_e2e_test LABEL e2e TIMEOUT 600
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/security_e2e_test.cc ${CMAKE_CURRENT_LIST_DIR}/e2e_support.cc
-  LIBS protean_admin_e2e_protos protean_admin_storage gRPC::grpc++
-       nlohmann_json::nlohmann_json absl::strings)
-target_compile_definitions(security_e2e_test PRIVATE
-  PROTEAN_ADMIND_BINARY="$<TARGET_FILE:protean-admind>"
-  PROTEAN_ADMIN_CLI_BINARY="$<TARGET_FILE:protean-admin>"
-  MAKE_CERTS_SCRIPT="${PROJECT_SOURCE_DIR}/tests/harness/make_certs.sh")
-add_dependencies(security_e2e_test protean-admind protean-admin)
+protean_add_e2e_test(security_e2e_test TIMEOUT 600 SOURCE security_e2e_test.cc
+  LIBS protean_admin_e2e_protos
+  DEFINITIONS MAKE_CERTS_SCRIPT="${PROJECT_SOURCE_DIR}/tests/harness/make_certs.sh")
