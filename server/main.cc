@@ -103,10 +103,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-jobs", max_jobs, "Rebuild jobs allowed to run at once")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--row-cache-mib", row_cache_mib,
-                 "Memory (MiB) each rebuild may use to hold an action-form projection's rows "
-                 "(about 20 bytes per row besides its values); a projection that does not fit "
-                 "is rebuilt much more slowly")
+  app.add_option(
+         "--row-cache-mib", row_cache_mib,
+         "Memory (MiB) each rebuild may use to hold an action-form projection's rows "
+         "(about 30 bytes per row besides its key and values); a projection that does not fit "
+         "is rebuilt much more slowly")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--shutdown-deadline", shutdown_deadline,

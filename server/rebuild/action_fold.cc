@@ -165,7 +165,7 @@ absl::Status ApplyItem(const ActionItem& item, const std::vector<ColumnSpec>& co
 }  // namespace
 
 // The cache's rows, packed: each row is one record in a block arena (its key, then its
-// encoded state: see Store), found through a hash set of row ids. About 20 bytes of
+// encoded state: see Store), found through a hash set of row ids. About 30 bytes of
 // bookkeeping per row plus its key and values, instead of a hash node, a vector and a
 // string per cell. Row ids are stable until Clear.
 struct RowCache::State {

@@ -34,7 +34,7 @@ struct ActionItem {
 };
 
 // Rows of the projection held in memory while action events are folded into them, packed
-// (about 20 bytes per row besides its key and values; memory_bytes() tells the total). Keys
+// (about 30 bytes per row besides its key and values; memory_bytes() tells the total). Keys
 // not held are fetched (in one round trip per Apply); Flush writes the changed rows, in the
 // order they were first held (existing ones deleted and re-inserted, new ones inserted with
 // only their assigned columns so the others get their defaults), and forgets every row.
