@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
   app.add_option("--sample", options.sample, "events replayed one transaction each (d)");
   app.add_option("--batch-size", options.batch_size, "engine batch size");
   app.add_option("--floor-runs", options.floor_runs, "runs of (c); the best counts");
+  app.add_option("--action-runs", options.action_runs,
+                 "runs of each (a) row; the best counts, each is checked");
   app.add_option("--domain-file", options.domain_file, "the benchmark's domain.toml");
   app.add_option("--rebuild-bin", options.rebuild_bin, "rebuild_bench (empty: skip a and b)");
   app.add_option("--daemon-bin", options.daemon_bin, "protean-admind (empty: skip a via daemon)");

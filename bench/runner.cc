@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -189,6 +190,22 @@ absl::StatusOr<MethodResult> RunEngine(PgConnection& conn, const RunnerOptions& 
   return method;
 }
 
+// The fastest of `runs` runs, each checked: a run that fails or is wrong is the result at
+// once. The peak RSS is the largest of the runs.
+template <typename Run>
+absl::StatusOr<MethodResult> BestOf(int runs, Run run) {
+  absl::StatusOr<MethodResult> best;
+  long peak = -1;
+  for (int i = 0; i < std::max(1, runs); ++i) {
+    absl::StatusOr<MethodResult> result = run();
+    if (!result.ok() || !result->ran || !result->correct) return result;
+    peak = std::max(peak, result->peak_rss_kib);
+    if (i == 0 || result->seconds < best->seconds) best = std::move(result);
+  }
+  best->peak_rss_kib = peak;
+  return best;
+}
+
 // (a) through protean-admind and protean-admin: the daemon is started on a Unix socket
 // with the database bound through MESSAGE_DB_URL / DATABASE_URL, the CLI rebuilds Balances
 // of the domain file's "action" instance, and the daemon's VmHWM is read before SIGTERM.
@@ -324,10 +341,14 @@ absl::StatusOr<BenchmarkReport> RunBenchmark(const RunnerOptions& options) {
   absl::Status floor_checked = Check(*conn, kFloorTable, kReferenceTable, floor);
   if (!floor_checked.ok()) return floor_checked;
 
-  auto action = RunEngine(*conn, options, "action", kActionTable, "(a) engine, action form",
-                          report.events, unknown_events);
+  // (a) twice by default, like the floor: a single run varies by ~10% on a shared machine.
+  auto action = BestOf(options.action_runs, [&] {
+    return RunEngine(*conn, options, "action", kActionTable, "(a) engine, action form",
+                     report.events, unknown_events);
+  });
   if (!action.ok()) return action.status();
-  auto daemon = RunThroughDaemon(*conn, options, report.events);
+  auto daemon =
+      BestOf(options.action_runs, [&] { return RunThroughDaemon(*conn, options, report.events); });
   if (!daemon.ok()) return daemon.status();
   auto sql = RunEngine(*conn, options, "sql", kSqlTable, "(b) engine, SQL form", report.events,
                        unknown_events);

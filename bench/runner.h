@@ -3,12 +3,13 @@
 
 // One benchmark run (issue 6) on one database that already holds the workload:
 //   (c) set-based SQL floor (best of `floor_runs`), the reference for every check;
-//   (a) engine rebuild, action form; (b) engine rebuild, SQL form — each in a separate
-//       rebuild_bench process (its peak RSS measured with wait4);
+//   (a) engine rebuild, action form (best of `action_runs`); (b) engine rebuild, SQL form —
+//       each in a separate rebuild_bench process (its peak RSS measured with wait4);
 //   (d) per-event-transaction replay on the first `sample` events, checked against the
 //       floor computed on the same prefix, reported as a rate;
 //   (a) again through a real protean-admind started for it and `protean-admin rebuild`,
-//       timed around the CLI; its peak RSS is the daemon's (VmHWM, read before it stops).
+//       timed around the CLI (best of `action_runs`); its peak RSS is the daemon's (VmHWM,
+//       read before it stops).
 // A method's time counts only when its table equals the floor's (EXCEPT both ways, exact).
 
 #include <cstdint>
@@ -32,6 +33,7 @@ struct RunnerOptions {
   int batch_size = 500;
   int64_t sample = 20000;  // events replayed by (d)
   int floor_runs = 2;
+  int action_runs = 2;  // of each (a) row: the fastest counts, every run is checked
 };
 
 struct MethodResult {
