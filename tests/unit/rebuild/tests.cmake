@@ -4,3 +4,6 @@ protean_add_test(NAME rebuild_decimal_test LABEL unit
 protean_add_test(NAME rebuild_column_ops_test LABEL unit
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/column_ops_test.cc
   LIBS protean_admin_rebuild)
+protean_add_test(NAME rebuild_action_fold_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/action_fold_test.cc
+  LIBS protean_admin_rebuild)
