@@ -86,10 +86,13 @@ double Fraction(const pb::Progress& p) {
 }  // namespace
 
 std::string ProgressBarLine(const pb::Progress& progress, int width) {
-  std::string tail = absl::StrFormat(
-      " %3d%%  %d/%d events  %s ev/s  ETA %s  %s", static_cast<int>(Fraction(progress) * 100),
-      progress.processed(), progress.total(), FormatCount(progress.events_per_second()),
-      FormatDuration(progress.eta_seconds()), progress.projection());
+  // Fields padded to their widest, so that the bar keeps its width while the numbers grow.
+  const int count_width = static_cast<int>(absl::StrCat(progress.total()).size());
+  std::string tail =
+      absl::StrFormat(" %3d%%  %*d/%d events  %6s ev/s  ETA %-5s  %s",
+                      static_cast<int>(Fraction(progress) * 100), count_width, progress.processed(),
+                      progress.total(), FormatCount(progress.events_per_second()),
+                      FormatDuration(progress.eta_seconds()), progress.projection());
   int bar = std::max(10, std::min(40, width - static_cast<int>(tail.size()) - 3));
   int filled = static_cast<int>(std::floor(Fraction(progress) * bar));
   std::string line = "[" + std::string(filled, '#') + std::string(bar - filled, '.') + "]" + tail;

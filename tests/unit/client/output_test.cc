@@ -120,9 +120,18 @@ pb::Progress MakeProgress(int64_t processed, int64_t total) {
 
 TEST(FormatTest, ProgressLines) {
   std::string bar = ProgressBarLine(MakeProgress(45000, 100000), 100);
-  EXPECT_THAT(bar, HasSubstr(" 45%  45000/100000 events  12.3k ev/s  ETA 4s  Balances"));
+  EXPECT_THAT(bar, HasSubstr(" 45%   45000/100000 events   12.3k ev/s  ETA 4s     Balances"));
   EXPECT_EQ(bar.rfind("[", 0), 0u);
   EXPECT_LT(bar.size(), 100u);
+  // The bar keeps its width from the first event to the last.
+  pb::Progress start = MakeProgress(0, 100000);
+  start.set_events_per_second(0);
+  start.set_eta_seconds(-1);
+  pb::Progress end = MakeProgress(100000, 100000);
+  end.set_events_per_second(255900);
+  end.set_eta_seconds(0);
+  EXPECT_EQ(ProgressBarLine(start, 100).find(']'), bar.find(']'));
+  EXPECT_EQ(ProgressBarLine(end, 100).find(']'), bar.find(']'));
   EXPECT_EQ(ProgressPlainLine(MakeProgress(45000, 100000)),
             "[Balances] 45000/100000 events (45.0%), 12.3k events/s, ETA 4s");
   // A narrow terminal never wraps.
