@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "server/rebuild/action_fold.h"
 #include "server/rebuild/cache_store.h"
@@ -112,6 +114,8 @@ class Engine {
   void EmitProgress();
   int64_t ReportedTotal() const;
   void Warn(const std::string& message);
+  // False for a message already given in this epoch, when the epoch is being replayed.
+  bool FirstInEpoch(const std::string& message);
   absl::Status Rollback();
   absl::Status BeginEpoch();
   absl::Status EndEpoch(bool flush);
@@ -156,6 +160,9 @@ class Engine {
   std::unique_ptr<RowCache> cache_;
   bool cache_full_reported_ = false;
   bool write_through_ = false;
+  // Hashes of the warnings given since the epoch began, so that its replay does not repeat
+  // them (FirstInEpoch).
+  absl::flat_hash_set<size_t> epoch_warnings_;
   bool fallback_requested_ = false;
   std::vector<int64_t> cursor_;  // last consumed position per category
   std::vector<int64_t> epoch_cursor_;
@@ -207,6 +214,15 @@ void Engine::EmitProgress() {
   e.total = ReportedTotal();
   e.skipped = result_.events_skipped;
   options_.on_progress(e);
+}
+
+bool Engine::FirstInEpoch(const std::string& message) {
+  // Bounded: an epoch with more warnings than this may repeat the later ones on replay.
+  constexpr size_t kRemembered = 100000;
+  const size_t hash = absl::Hash<std::string>{}(message);
+  if (write_through_) return !epoch_warnings_.contains(hash);
+  if (epoch_warnings_.size() < kRemembered) epoch_warnings_.insert(hash);
+  return true;
 }
 
 void Engine::Warn(const std::string& message) {
@@ -494,6 +510,7 @@ absl::Status Engine::Prepare() {
 absl::Status Engine::BeginEpoch() {
   epoch_cursor_ = cursor_;
   epoch_processed_ = processed_;
+  epoch_warnings_.clear();
   // Each epoch is a subtransaction, and rows updated under many of them cost PostgreSQL
   // MultiXact lookups: SQL-form epochs double in size (a failure's replay stays at most
   // the size of the work done so far).
@@ -723,6 +740,7 @@ void Engine::Record(const WorkItem& item, const absl::Status& status,
       absl::StrCat("Projector '", projectors_[item.projector]->name, "' failed to handle event ",
                    std::string(m.Type()), " at global position ", m.GlobalPosition(), ": ",
                    std::string(status.message()), " (event skipped)");
+  if (!FirstInEpoch(message)) return;
   spdlog::error("{}", message);
   Warn(message);
 }
@@ -739,8 +757,10 @@ absl::Status Engine::ProcessBatch(const std::vector<storage::MessageRef>& batch)
       std::string message =
           absl::StrCat("Skipping event of unresolvable type `", std::string(m.Type()),
                        "` at global position ", m.GlobalPosition());
-      spdlog::warn("{}", message);
-      Warn(message);
+      if (FirstInEpoch(message)) {
+        spdlog::warn("{}", message);
+        Warn(message);
+      }
       continue;
     }
     bool loaded = false;
