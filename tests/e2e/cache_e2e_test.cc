@@ -54,20 +54,6 @@ defaults = { currency = "USD" }
                          .extra = absl::StrCat(cache, kUpcaster, extra)});
 }
 
-// A database-backed projection beside the cache-backed one (SQL form).
-const char kUserDirectory[] = R"toml(
-[projections.UserDirectory]
-key = "user_id"
-columns = { user_id = "varchar(255)", email = "varchar(255)", name = "varchar(255)" }
-
-[projectors.UserDirectoryProjector]
-projector_for = "UserDirectory"
-aggregates = ["User"]
-
-[projectors.UserDirectoryProjector.on.Registered]
-sql = "INSERT INTO user_directory (user_id, email, name) VALUES (:user_id, :email, :name) ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, name = EXCLUDED.name"
-)toml";
-
 class CacheE2eTest : public ::testing::Test {
  protected:
   // Each test uses its own database of the shared scratch redis-server, emptied first.
@@ -222,7 +208,9 @@ TEST_F(CacheE2eTest, RebuildCacheBackedProjection) {
 }
 
 TEST_F(CacheE2eTest, RebuildAllCoversDatabaseAndCacheBackedProjections) {
-  ASSERT_NO_FATAL_FAILURE(Prepare(12, kUserDirectory));
+  // A database-backed projection beside the cache-backed one (SQL form).
+  ASSERT_NO_FATAL_FAILURE(
+      Prepare(12, absl::StrCat(kUserDirectoryProjection, kUserDirectoryProjector)));
   WriteHistory();
   CliRun run = Cli({"rebuild", "--domain=."});
   EXPECT_EQ(run.exit_code, 0) << run.out << run.err;

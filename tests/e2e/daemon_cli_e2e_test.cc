@@ -41,25 +41,9 @@ using ::testing::StartsWith;
 std::string DomainToml(const std::string& uri, int health_port, const std::string& extra = "") {
   return TestDomainToml({.uri = uri,
                          .health_port = health_port,
-                         .extra = absl::StrCat(R"toml(
-[events.ProfileUpdated]
-aggregate = "User"
-
-[projections.UserDirectory]
-key = "user_id"
-columns = { user_id = "varchar(255)", email = "varchar(255)", name = "varchar(255)" }
-)toml",
-                                               extra)});
+                         .extra = absl::StrCat("\n[events.ProfileUpdated]\naggregate = \"User\"\n",
+                                               kUserDirectoryProjection, extra)});
 }
-
-const char kUserDirectoryProjector[] = R"toml(
-[projectors.UserDirectoryProjector]
-projector_for = "UserDirectory"
-aggregates = ["User"]
-
-[projectors.UserDirectoryProjector.on.Registered]
-sql = "INSERT INTO user_directory (user_id, email, name) VALUES (:user_id, :email, :name) ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, name = EXCLUDED.name"
-)toml";
 
 // A projector that makes a rebuild last long enough for a test to act while it runs, whatever
 // the machine's speed: each Paced event sleeps 2 ms on the server.

@@ -241,6 +241,21 @@ increment = { balance = ":amount" }
        {"@EXTRA@", domain.extra}});
 }
 
+const char kUserDirectoryProjection[] = R"toml(
+[projections.UserDirectory]
+key = "user_id"
+columns = { user_id = "varchar(255)", email = "varchar(255)", name = "varchar(255)" }
+)toml";
+
+const char kUserDirectoryProjector[] = R"toml(
+[projectors.UserDirectoryProjector]
+projector_for = "UserDirectory"
+aggregates = ["User"]
+
+[projectors.UserDirectoryProjector.on.Registered]
+sql = "INSERT INTO user_directory (user_id, email, name) VALUES (:user_id, :email, :name) ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, name = EXCLUDED.name"
+)toml";
+
 HealthServer::HealthServer(int port, std::string status_line)
     : status_line_(std::move(status_line)) {
   fd_ = socket(AF_INET, SOCK_STREAM, 0);

@@ -117,6 +117,11 @@ struct TestDomain {
 };
 std::string TestDomainToml(const TestDomain& domain);
 
+// The UserDirectory projection, and its SQL-form projector (on Registered), as domain.toml to
+// append to the test domain.
+extern const char kUserDirectoryProjection[];
+extern const char kUserDirectoryProjector[];
+
 // Answers every HTTP request with `status_line` ("HTTP/1.1 200 OK") until destroyed.
 class HealthServer {
  public:
