@@ -879,9 +879,10 @@ absl::Status Engine::EnsurePrepared(const domain::SqlStatement* statement) {
 
 absl::Status Engine::RunSqlSegment(size_t begin, size_t end,
                                    const std::vector<storage::MessageRef>& batch) {
-  if (!write_through_ && cache_ && cache_->size() > 0) {
+  if (!write_through_ && cache_) {
     // SQL sees the projection as one-by-one application would have left it: write the held
-    // rows first (and forget them: the statements may change them).
+    // rows first, and forget them and that the table was emptied: the statements may write
+    // any row, which the cache must fetch afterwards rather than take for absent.
     absl::Status flushed = cache_->Flush();
     if (!flushed.ok()) {
       if (Fatal(flushed)) return flushed;
