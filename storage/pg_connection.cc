@@ -11,6 +11,8 @@ namespace protean_admin::storage {
 namespace {
 
 constexpr char kSqlStatePayload[] = "protean-admin/sqlstate";
+constexpr char kPrimaryPayload[] = "protean-admin/pg-primary";
+constexpr char kPositionPayload[] = "protean-admin/pg-position";
 
 absl::StatusCode CodeForSqlState(std::string_view state) {
   if (state.size() < 2) return absl::StatusCode::kInternal;
@@ -22,7 +24,8 @@ absl::StatusCode CodeForSqlState(std::string_view state) {
   if (state == "55P03" || state == "40001" || state == "40P01") {
     return absl::StatusCode::kAborted;  // lock not available, serialization, deadlock
   }
-  if (cls == "22" || cls == "23" || cls == "42") return absl::StatusCode::kInvalidArgument;
+  if (cls == "22" || cls == "23") return absl::StatusCode::kInvalidArgument;
+  if (cls == "42") return absl::StatusCode::kFailedPrecondition;
   return absl::StatusCode::kInternal;
 }
 
@@ -79,6 +82,24 @@ absl::Status PgConnection::Prepare(std::string_view name, std::string_view sql) 
   std::string n(name), text(sql);
   PgResult result(PQprepare(conn_.get(), n.c_str(), text.c_str(), 0, nullptr));
   return ResultStatus(conn_.get(), result.get(), "prepare failed");
+}
+
+absl::StatusOr<std::vector<uint32_t>> PgConnection::PrepareTyped(
+    std::string_view name, std::string_view sql, const std::vector<uint32_t>& types) {
+  std::string n(name), text(sql);
+  std::vector<Oid> oids(types.begin(), types.end());
+  PgResult prepared(PQprepare(conn_.get(), n.c_str(), text.c_str(), static_cast<int>(oids.size()),
+                              oids.empty() ? nullptr : oids.data()));
+  absl::Status status = ResultStatus(conn_.get(), prepared.get(), "prepare failed");
+  if (!status.ok()) return status;
+  PgResult described(PQdescribePrepared(conn_.get(), n.c_str()));
+  status = ResultStatus(conn_.get(), described.get(), "describe failed");
+  if (!status.ok()) return status;
+  std::vector<uint32_t> settled(PQnparams(described.get()));
+  for (size_t i = 0; i < settled.size(); ++i) {
+    settled[i] = PQparamtype(described.get(), static_cast<int>(i));
+  }
+  return settled;
 }
 
 absl::StatusOr<PgResult> PgConnection::ExecPrepared(std::string_view name,
@@ -169,12 +190,30 @@ absl::Status ResultStatus(PGconn* conn, const PGresult* result, std::string_view
   absl::Status status(CodeForSqlState(state ? state : ""),
                       absl::StrCat(std::string(context), ": ", message));
   if (state != nullptr) status.SetPayload(kSqlStatePayload, absl::Cord(state));
+  if (result != nullptr) {
+    if (const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY)) {
+      status.SetPayload(kPrimaryPayload, absl::Cord(primary));
+    }
+    if (const char* position = PQresultErrorField(result, PG_DIAG_STATEMENT_POSITION)) {
+      status.SetPayload(kPositionPayload, absl::Cord(position));
+    }
+  }
   return status;
 }
 
 std::string SqlState(const absl::Status& status) {
   auto payload = status.GetPayload(kSqlStatePayload);
   return payload ? std::string(*payload) : std::string();
+}
+
+std::string PgPrimaryMessage(const absl::Status& status) {
+  auto payload = status.GetPayload(kPrimaryPayload);
+  return payload ? std::string(*payload) : std::string(status.message());
+}
+
+int PgErrorPosition(const absl::Status& status) {
+  auto payload = status.GetPayload(kPositionPayload);
+  return payload ? std::atoi(std::string(*payload).c_str()) : 0;
 }
 
 }  // namespace protean_admin::storage

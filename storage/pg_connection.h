@@ -61,6 +61,11 @@ class PgConnection {
 
   // Prepares a named statement (parameter types inferred by the server).
   absl::Status Prepare(std::string_view name, std::string_view sql);
+  // Prepares a named statement ("" names the unnamed one) with the given parameter type OIDs
+  // (0: inferred by the server; missing trailing ones too) and returns the type the server
+  // settled on for each parameter.
+  absl::StatusOr<std::vector<uint32_t>> PrepareTyped(std::string_view name, std::string_view sql,
+                                                     const std::vector<uint32_t>& types);
   // Runs a prepared statement with text parameters.
   absl::StatusOr<PgResult> ExecPrepared(std::string_view name, const std::vector<PgParam>& params);
   // COPY ... FROM STDIN: sends `data` (already in COPY text format) and ends the copy.
@@ -86,13 +91,24 @@ class PgConnection {
   std::unique_ptr<PGconn, Deleter> conn_;
 };
 
-// Turns a failed result (or a lost connection) into a status; OK for success.
-// Connection loss maps to Unavailable, other errors to Internal/InvalidArgument etc. by
-// SQLSTATE class; the message starts with `context`.
+// Turns a failed result (or a lost connection) into a status; OK for success. The message
+// starts with `context`. Codes by SQLSTATE:
+//   connection lost, class 08, 57P01-57P03 (shutdown)   Unavailable
+//   57014 (query cancelled)                              Cancelled
+//   55P03, 40001, 40P01 (lock, serialization, deadlock)  Aborted
+//   classes 22, 23 (bad data, constraint violated)       InvalidArgument: the event's values
+//   class 42 (syntax, unknown table/column/type, rights) FailedPrecondition: the database
+//                                                        does not fit the domain
+//   anything else                                        Internal
 absl::Status ResultStatus(PGconn* conn, const PGresult* result, std::string_view context);
 
 // The SQLSTATE of a failed status produced here, or "" when none.
 std::string SqlState(const absl::Status& status);
+// PostgreSQL's primary message of a failed status produced here (one line: no severity,
+// statement excerpt or hint), else the status message.
+std::string PgPrimaryMessage(const absl::Status& status);
+// The 1-based character position in the statement that PostgreSQL gave for the error, or 0.
+int PgErrorPosition(const absl::Status& status);
 
 }  // namespace protean_admin::storage
 

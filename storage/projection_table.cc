@@ -2,7 +2,9 @@
 
 #include <cstdlib>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace protean_admin::storage {
 
@@ -71,6 +73,73 @@ absl::Status CreateTable(PgConnection& conn, std::string_view schema, std::strin
   sql += ")";
   auto r = conn.Exec(sql);
   return r.ok() ? absl::OkStatus() : r.status();
+}
+
+namespace {
+
+// A declared type as a cast target: the serial pseudo-types exist only in CREATE TABLE.
+std::string CastableType(std::string_view declared) {
+  std::string lower = absl::AsciiStrToLower(
+      absl::StripAsciiWhitespace(absl::string_view(declared.data(), declared.size())));
+  if (lower == "serial" || lower == "serial4") return "integer";
+  if (lower == "bigserial" || lower == "serial8") return "bigint";
+  if (lower == "smallserial" || lower == "serial2") return "smallint";
+  return std::string(declared);
+}
+
+// PostgreSQL's spelling (format_type) of each declared type, in order.
+absl::StatusOr<std::vector<std::string>> FormatDeclaredTypes(
+    PgConnection& conn, const std::vector<std::pair<std::string, std::string>>& columns) {
+  std::string probe = "SELECT ";
+  for (size_t i = 0; i < columns.size(); ++i) {
+    // Declared types are validated when the domain is loaded (server/domain/loader.cc).
+    absl::StrAppend(&probe, i > 0 ? ", " : "", "NULL::", CastableType(columns[i].second));
+  }
+  auto r = conn.Exec(absl::StrCat(probe, " LIMIT 0"));
+  if (!r.ok()) return r.status();
+  std::vector<std::string> oids, mods;
+  for (int i = 0; i < r->columns(); ++i) {
+    oids.push_back(absl::StrCat(PQftype(r->get(), i)));
+    mods.push_back(absl::StrCat(PQfmod(r->get(), i)));
+  }
+  auto formatted = conn.ExecParams(
+      "SELECT format_type(t.oid, t.mod) FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY "
+      "AS t(oid, mod, n) ORDER BY n",
+      {absl::StrCat("{", absl::StrJoin(oids, ","), "}"),
+       absl::StrCat("{", absl::StrJoin(mods, ","), "}")});
+  if (!formatted.ok()) return formatted.status();
+  std::vector<std::string> out;
+  for (int i = 0; i < formatted->rows(); ++i) out.emplace_back(formatted->Get(i, 0));
+  return out;
+}
+
+}  // namespace
+
+absl::Status CheckDeclaredColumns(PgConnection& conn, const TableInfo& table,
+                                  const std::vector<std::pair<std::string, std::string>>& columns) {
+  if (columns.empty()) return absl::OkStatus();
+  absl::StatusOr<std::vector<std::string>> declared = FormatDeclaredTypes(conn, columns);
+  if (!declared.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat("a declared column type is not known to ",
+                                                      "PostgreSQL: ", declared.status().message()));
+  }
+  std::vector<std::string> differences;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    const int index = table.ColumnIndex(columns[i].first);
+    if (index < 0) {
+      differences.push_back(absl::StrCat("column ", columns[i].first, " (", (*declared)[i],
+                                         ") is missing from the table"));
+    } else if (table.columns[index].type_sql != (*declared)[i]) {
+      differences.push_back(absl::StrCat("column ", columns[i].first, " is ",
+                                         table.columns[index].type_sql, " in the table, declared ",
+                                         (*declared)[i]));
+    }
+  }
+  if (differences.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("table ", table.qualified,
+                   " does not match its declared columns: ", absl::StrJoin(differences, "; "),
+                   " (alter or drop the table, or change `columns` in the domain)"));
 }
 
 }  // namespace protean_admin::storage

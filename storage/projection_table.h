@@ -43,6 +43,13 @@ absl::Status CreateTable(PgConnection& conn, std::string_view schema, std::strin
                          const std::vector<std::pair<std::string, std::string>>& columns,
                          std::string_view key);
 
+// Compares an existing table with declared columns (name, SQL type): every declared column
+// must exist with the same type as PostgreSQL spells it (varchar(255) is character
+// varying(255); serial is integer). FailedPrecondition listing each difference with both types
+// (or the declared type PostgreSQL does not know); columns only in the table are fine.
+absl::Status CheckDeclaredColumns(PgConnection& conn, const TableInfo& table,
+                                  const std::vector<std::pair<std::string, std::string>>& columns);
+
 std::string QuoteIdent(std::string_view identifier);
 
 }  // namespace protean_admin::storage

@@ -191,6 +191,10 @@ class Loader {
     return absl::FailedPreconditionError(
         absl::StrCat(Str(kPrefix), location, ": key '", Str(key), "': ", Str(message)));
   }
+  // "domain.toml:27": where a handler or statement is, for errors found after loading.
+  std::string Place(const toml::source_region& where) const {
+    return where.begin.line > 0 ? absl::StrCat(source_, ":", where.begin.line) : source_;
+  }
   absl::Status FileError(std::string_view message) const {
     return absl::FailedPreconditionError(absl::StrCat(Str(kPrefix), source_, ": ", Str(message)));
   }
@@ -840,6 +844,7 @@ absl::Status Loader::ReadHandler(Projector& projector, const Projection& project
   Fields f(this, *node.as_table(), path);
   Handler handler;
   handler.event = event_name;
+  handler.where = Place(event_key.source());
   toml::node* sql = f.Take("sql");
   bool has_action = false;
   for (std::string_view key : {"key", "set", "insert", "increment", "delete"}) {
@@ -876,6 +881,7 @@ absl::Status Loader::ReadHandler(Projector& projector, const Projection& project
       if (statement->text.find_first_not_of(" \t\r\n;") == std::string::npos) {
         return Error(statement_node->source(), key, "the SQL statement is empty");
       }
+      statement->where = Place(statement_node->source());
       handler.sql.push_back(*std::move(statement));
     }
   } else {

@@ -92,12 +92,14 @@ struct Value {
 };
 
 // One SQL statement of an SQL-form handler, rewritten for a prepared statement:
-// ":name" parameters replaced by $1..$n (the same parameter reuses its number),
-// "::casts", string literals, quoted identifiers and comments left untouched.
+// each ":name" occurrence replaced by the next of $1..$n, "::casts", string literals, quoted
+// identifiers and comments left untouched.
 struct SqlStatement {
   std::string original;
   std::string text;                   // with $1..$n
   std::vector<Parameter> parameters;  // parameters[i] binds $(i+1)
+  std::vector<size_t> offsets;        // offsets[i]: where "$(i+1)" starts in text
+  std::string where;                  // "domain.toml:31" (the statement's line); may be empty
 };
 
 struct Handler {
@@ -105,6 +107,7 @@ struct Handler {
 
   std::string event;  // event name the handler is for
   Form form = Form::kAction;
+  std::string where;  // "domain.toml:27" (the handler's table); may be empty
 
   // SQL form: statements run in order.
   std::vector<SqlStatement> sql;

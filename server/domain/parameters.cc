@@ -93,148 +93,139 @@ absl::StatusOr<std::optional<Parameter>> ParseParameterReference(std::string_vie
   return std::optional<Parameter>(std::move(parameter));
 }
 
-absl::StatusOr<SqlStatement> RewriteSql(std::string_view sql) {
-  SqlStatement statement;
-  statement.original = Str(sql);
-  std::string& out = statement.text;
-  out.reserve(sql.size());
-  size_t i = 0;
-  const size_t n = sql.size();
-  auto unterminated = [&](std::string_view what, size_t at) {
+namespace {
+
+// The scanner behind RewriteSql: copies `sql` token by token into the statement's text,
+// replacing each parameter with the next "$n".
+class SqlRewriter {
+ public:
+  explicit SqlRewriter(std::string_view sql) : sql_(sql) {
+    statement_.original = Str(sql);
+    statement_.text.reserve(sql.size());
+  }
+
+  absl::StatusOr<SqlStatement> Run() {
+    while (i_ < sql_.size()) {
+      absl::Status s = Step();
+      if (!s.ok()) return s;
+    }
+    return std::move(statement_);
+  }
+
+ private:
+  absl::Status Step() {
+    const char c = sql_[i_];
+    if (c == '\'') return Quoted('\'', "string literal", BackslashEscapes());
+    if (c == '"') return Quoted('"', "quoted identifier", false);
+    if (c == '-' && Next() == '-') return Copy(std::min(sql_.find('\n', i_), sql_.size()));
+    if (c == '/' && Next() == '*') return BlockComment();
+    if (c == '$') return Dollar();
+    if (c == ':') return Colon();
+    if (IsIdentChar(c)) {
+      // A whole word, so that a '$' continuing an identifier (e.g. "x$1") is not taken for a
+      // positional parameter; it stops before a quote so that E'...' is seen as a literal.
+      size_t j = i_;
+      while (j < sql_.size() && (IsIdentChar(sql_[j]) || sql_[j] == '$')) ++j;
+      return Copy(j);
+    }
+    return Copy(i_ + 1);
+  }
+
+  char Next() const { return i_ + 1 < sql_.size() ? sql_[i_ + 1] : '\0'; }
+
+  // Copies sql_[i_, end) and moves there.
+  absl::Status Copy(size_t end) {
+    statement_.text.append(sql_.substr(i_, end - i_));
+    i_ = end;
+    return absl::OkStatus();
+  }
+
+  absl::Status Unterminated(std::string_view what) const {
     return absl::InvalidArgumentError(
-        absl::StrCat("unterminated ", Str(what), " at offset ", at, " of the SQL"));
-  };
-  while (i < n) {
-    char c = sql[i];
-    if (c == '\'') {
-      // String literal; E'...' allows backslash escapes.
-      bool backslash_escapes =
-          i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e') && (i < 2 || !IsIdentChar(sql[i - 2]));
-      size_t j = i + 1;
-      while (true) {
-        if (j >= n) return unterminated("string literal", i);
-        if (backslash_escapes && sql[j] == '\\') {
-          j += 2;
-          continue;
-        }
-        if (sql[j] == '\'') {
-          if (j + 1 < n && sql[j + 1] == '\'') {
-            j += 2;
-            continue;
-          }
-          break;
-        }
-        ++j;
-      }
-      out.append(sql.substr(i, j + 1 - i));
-      i = j + 1;
-    } else if (c == '"') {
-      size_t j = i + 1;
-      while (true) {
-        if (j >= n) return unterminated("quoted identifier", i);
-        if (sql[j] == '"') {
-          if (j + 1 < n && sql[j + 1] == '"') {
-            j += 2;
-            continue;
-          }
-          break;
-        }
-        ++j;
-      }
-      out.append(sql.substr(i, j + 1 - i));
-      i = j + 1;
-    } else if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
-      size_t j = sql.find('\n', i);
-      if (j == std::string_view::npos) j = n;
-      out.append(sql.substr(i, j - i));
-      i = j;
-    } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
-      int depth = 1;
-      size_t j = i + 2;
-      while (depth > 0) {
-        if (j + 1 >= n) return unterminated("comment", i);
-        if (sql[j] == '/' && sql[j + 1] == '*') {
-          ++depth;
-          j += 2;
-        } else if (sql[j] == '*' && sql[j + 1] == '/') {
-          --depth;
-          j += 2;
-        } else {
-          ++j;
-        }
-      }
-      out.append(sql.substr(i, j - i));
-      i = j;
-    } else if (c == '$') {
-      size_t j = i + 1;
-      if (j < n && IsDigit(sql[j])) {
-        if (i > 0 && IsIdentChar(sql[i - 1])) {  // part of an identifier such as a$1
-          out.push_back(c);
-          ++i;
-          continue;
-        }
-        return absl::InvalidArgumentError(
-            absl::StrCat("positional parameter '$", Str(sql.substr(j, 1)),
-                         "...' in the SQL: use :field or :$attribute parameters instead"));
-      }
-      if (i > 0 && IsIdentChar(sql[i - 1])) {  // '$' inside an identifier
-        out.push_back(c);
-        ++i;
-        continue;
-      }
-      while (j < n && IsIdentChar(sql[j])) ++j;
-      if (j < n && sql[j] == '$') {
-        std::string_view tag = sql.substr(i, j + 1 - i);  // "$tag$"
-        size_t close = sql.find(tag, j + 1);
-        if (close == std::string_view::npos) return unterminated("dollar-quoted string", i);
-        out.append(sql.substr(i, close + tag.size() - i));
-        i = close + tag.size();
+        absl::StrCat("unterminated ", Str(what), " at offset ", i_, " of the SQL"));
+  }
+
+  // E'...' allows backslash escapes.
+  bool BackslashEscapes() const {
+    return i_ > 0 && (sql_[i_ - 1] == 'E' || sql_[i_ - 1] == 'e') &&
+           (i_ < 2 || !IsIdentChar(sql_[i_ - 2]));
+  }
+
+  // '...' or "...", a doubled quote standing for itself.
+  absl::Status Quoted(char quote, std::string_view what, bool backslash_escapes) {
+    size_t j = i_ + 1;
+    while (true) {
+      if (j >= sql_.size()) return Unterminated(what);
+      if (backslash_escapes && sql_[j] == '\\') {
+        j += 2;
+      } else if (sql_[j] == quote && j + 1 < sql_.size() && sql_[j + 1] == quote) {
+        j += 2;
+      } else if (sql_[j] == quote) {
+        return Copy(j + 1);
       } else {
-        out.append(sql.substr(i, j - i));
-        i = j;
+        ++j;
       }
-    } else if (c == ':') {
-      if (i + 1 < n && sql[i + 1] == ':') {  // cast
-        out.append("::");
-        i += 2;
-        continue;
-      }
-      Parameter parameter;
-      absl::StatusOr<size_t> length = ScanParameter(sql, i, &parameter);
-      if (!length.ok()) return length.status();
-      if (*length == 0) {
-        out.push_back(c);
-        ++i;
-        continue;
-      }
-      size_t number = 0;
-      for (size_t k = 0; k < statement.parameters.size(); ++k) {
-        if (statement.parameters[k].text == parameter.text) {
-          number = k + 1;
-          break;
-        }
-      }
-      if (number == 0) {
-        statement.parameters.push_back(std::move(parameter));
-        number = statement.parameters.size();
-      }
-      out += '$';
-      out += std::to_string(number);
-      i += *length;
-    } else if (IsIdentChar(c)) {
-      // Copy a whole identifier/number so that "a:b" inside words is still seen, but a
-      // '$' continuing an identifier (e.g. "x$1") is not a positional parameter.
-      size_t j = i;
-      while (j < n && (IsIdentChar(sql[j]) || sql[j] == '$')) ++j;
-      // Keep E'...' detection working: stop before a quote so the literal branch sees it.
-      out.append(sql.substr(i, j - i));
-      i = j;
-    } else {
-      out.push_back(c);
-      ++i;
     }
   }
-  return statement;
-}
+
+  // /* ... */, nested.
+  absl::Status BlockComment() {
+    int depth = 1;
+    size_t j = i_ + 2;
+    while (depth > 0) {
+      if (j + 1 >= sql_.size()) return Unterminated("comment");
+      if (sql_[j] == '/' && sql_[j + 1] == '*') {
+        ++depth;
+        j += 2;
+      } else if (sql_[j] == '*' && sql_[j + 1] == '/') {
+        --depth;
+        j += 2;
+      } else {
+        ++j;
+      }
+    }
+    return Copy(j);
+  }
+
+  // A positional "$1" (refused), a "$tag$...$tag$" string, or a '$' inside a word.
+  absl::Status Dollar() {
+    const bool in_word = i_ > 0 && IsIdentChar(sql_[i_ - 1]);
+    size_t j = i_ + 1;
+    if (j < sql_.size() && IsDigit(sql_[j]) && !in_word) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("positional parameter '$", Str(sql_.substr(j, 1)),
+                       "...' in the SQL: use :field or :$attribute parameters instead"));
+    }
+    if (in_word) return Copy(i_ + 1);
+    while (j < sql_.size() && IsIdentChar(sql_[j])) ++j;
+    if (j >= sql_.size() || sql_[j] != '$') return Copy(j);
+    std::string_view tag = sql_.substr(i_, j + 1 - i_);  // "$tag$"
+    size_t close = sql_.find(tag, j + 1);
+    if (close == std::string_view::npos) return Unterminated("dollar-quoted string");
+    return Copy(close + tag.size());
+  }
+
+  // A "::" cast, a parameter, or a lone ':'.
+  absl::Status Colon() {
+    if (Next() == ':') return Copy(i_ + 2);
+    Parameter parameter;
+    absl::StatusOr<size_t> length = ScanParameter(sql_, i_, &parameter);
+    if (!length.ok()) return length.status();
+    if (*length == 0) return Copy(i_ + 1);
+    statement_.parameters.push_back(std::move(parameter));
+    statement_.offsets.push_back(statement_.text.size());
+    absl::StrAppend(&statement_.text, "$", statement_.parameters.size());
+    i_ += *length;
+    return absl::OkStatus();
+  }
+
+  std::string_view sql_;
+  size_t i_ = 0;
+  SqlStatement statement_;
+};
+
+}  // namespace
+
+absl::StatusOr<SqlStatement> RewriteSql(std::string_view sql) { return SqlRewriter(sql).Run(); }
 
 }  // namespace protean_admin::domain

@@ -7,9 +7,11 @@
 //   :field.sub.sub    nested payload field   (later segments: [A-Za-z0-9_]+)
 //   :$attribute       stored message attribute, one of MessageAttribute
 //
-// In SQL text every parameter becomes a positional "$n" of a prepared statement; the same
-// parameter text reuses its number. Left untouched: "::casts", '...' literals (with ''
-// escapes; E'...' also with backslash escapes), "quoted identifiers", -- and (nested)
+// In SQL text every parameter occurrence becomes the next positional "$n" of a prepared
+// statement (a parameter used twice is bound twice, so each occurrence can take the type of
+// where it stands: docs/domain-toml.md "Parameter types"). Left untouched: "::casts", '...'
+// literals (with '' escapes; E'...' also with backslash escapes), "quoted identifiers", -- and
+// (nested)
 // /* */ comments, and $tag$ dollar-quoted strings. A positional "$1" already in the text is
 // refused (it would collide with the rewritten numbers).
 

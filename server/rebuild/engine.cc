@@ -24,6 +24,7 @@
 #include "server/rebuild/column_ops.h"
 #include "server/rebuild/event_payload.h"
 #include "server/rebuild/rebuild.h"
+#include "server/rebuild/sql_statements.h"
 #include "spdlog/spdlog.h"
 #include "storage/advisory_lock.h"
 #include "storage/message_prefetcher.h"
@@ -45,8 +46,9 @@ constexpr int kPipelineRetries = 4;
 
 struct SqlItem {
   absl::Status eval_status;
-  std::vector<storage::PipelineCommand> commands;
   std::vector<const domain::SqlStatement*> statements;
+  std::vector<std::vector<Datum>> values;          // per statement, per parameter
+  std::vector<storage::PipelineCommand> commands;  // bound (RunSqlSegment)
 };
 
 struct WorkItem {
@@ -94,13 +96,19 @@ class Engine {
 
  private:
   absl::Status Prepare();
+  absl::Status OpenCache(std::unique_ptr<RedisProjectionStore>& store);
+  absl::Status OpenTable(const std::string& schema);
+  absl::Status PlanHandlers();
+  absl::Status ResolveColumns(const domain::Projector& p, const domain::Handler& h);
+  absl::Status HandlerError(const domain::Projector& projector, const domain::Handler& handler,
+                            const std::string& where, const std::string& message) const;
   absl::Status Replay();
   absl::Status ProcessBatch(const std::vector<storage::MessageRef>& batch);
   absl::Status RunActionSegment(size_t begin, size_t end,
                                 const std::vector<storage::MessageRef>& batch);
   absl::Status RunSqlSegment(size_t begin, size_t end,
                              const std::vector<storage::MessageRef>& batch);
-  absl::Status EnsurePrepared(const domain::SqlStatement* statement);
+  absl::Status BindSql(SqlItem& item);
   void EvalAction(const domain::Handler& handler, ActionItem& item);
   void EvalSql(const domain::Handler& handler, SqlItem& item);
   absl::StatusOr<Datum> EvalValue(const domain::Value& value);
@@ -148,7 +156,7 @@ class Engine {
   std::vector<ColumnSpec> specs_;
   std::unordered_map<const domain::Handler*, HandlerColumns> handler_columns_;
   absl::flat_hash_map<std::string, TypeEntry> types_;  // heterogeneous lookup: no copy
-  std::unordered_map<const domain::SqlStatement*, absl::StatusOr<std::string>> prepared_;
+  std::unique_ptr<SqlStatements> sql_;
   domain::Parameter default_key_;  // ":<key column>", for handlers without `key`
   EventPayload payload_;
   std::vector<WorkItem> items_;
@@ -379,86 +387,25 @@ absl::Status Engine::Prepare() {
       return guard;
     }
   }
-  // Table.
   std::unique_ptr<RedisProjectionStore> cache_store;
-  if (projection_.cache_backed()) {
-    for (const domain::Projector* p : projectors_) {
-      for (const domain::Handler& h : p->handlers) {
-        if (h.form == domain::Handler::Form::kSql) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "Projector '", p->name, "', handler for ", h.event,
-              ": the SQL form cannot write the cache-backed projection '", projection_.name, "'"));
-        }
-      }
-    }
-    // Connects now: an unreachable Redis fails the rebuild before anything is truncated.
-    auto opened = RedisProjectionStore::Open(domain_, projection_);
-    if (!opened.ok()) return opened.status();
-    cache_store = std::move(*opened);
-    table_ = cache_store->table();
-  } else {
-    auto table = storage::LoadTableInfo(*writer_, schema, projection_.table);
-    if (!table.ok()) return table.status();
-    if (!table->has_value()) {
-      std::string where =
-          schema.empty() ? projection_.table : absl::StrCat(schema, ".", projection_.table);
-      if (projection_.columns.empty()) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("Projection '", projection_.name, "': table ", where,
-                         " does not exist and no columns are declared to create it"));
-      }
-      absl::Status created = storage::CreateTable(*writer_, schema, projection_.table,
-                                                  projection_.columns, projection_.key);
-      if (!created.ok()) return created;
-      spdlog::info("Created table {} for projection {}", where, projection_.name);
-      table = storage::LoadTableInfo(*writer_, schema, projection_.table);
-      if (!table.ok()) return table.status();
-      if (!table->has_value())
-        return absl::InternalError(absl::StrCat("table ", where, " vanished"));
-    }
-    table_ = std::move(**table);
-  }
+  absl::Status s = projection_.cache_backed() ? OpenCache(cache_store) : OpenTable(schema);
+  if (!s.ok()) return s;
   for (const storage::ColumnInfo& c : table_->columns) specs_.push_back(ColumnSpec::From(c));
-  int key_index = table_->ColumnIndex(projection_.key);
-  if (has_action_) {
-    if (key_index < 0) {
-      return absl::FailedPreconditionError(absl::StrCat("Projection '", projection_.name,
-                                                        "': table ", table_->qualified,
-                                                        " has no key column ", projection_.key));
-    }
-    for (const domain::Projector* p : projectors_) {
-      for (const domain::Handler& h : p->handlers) {
-        if (h.form != domain::Handler::Form::kAction) continue;
-        HandlerColumns& hc = handler_columns_[&h];
-        auto resolve = [&](const std::vector<std::pair<std::string, domain::Value>>& list,
-                           std::vector<int>& out) -> absl::Status {
-          for (const auto& [column, value] : list) {
-            int index = table_->ColumnIndex(column);
-            if (index < 0) {
-              return absl::FailedPreconditionError(
-                  absl::StrCat("Projector '", p->name, "', handler for ", h.event, ": table ",
-                               table_->qualified, " has no column ", column));
-            }
-            out.push_back(index);
-          }
-          return absl::OkStatus();
-        };
-        for (auto [list, out] : {std::pair{&h.set, &hc.set}, std::pair{&h.insert, &hc.insert},
-                                 std::pair{&h.increment, &hc.increment}}) {
-          absl::Status s = resolve(*list, *out);
-          if (!s.ok()) {
-            return s;
-          }
-        }
-      }
-    }
+  const int key_index = table_->ColumnIndex(projection_.key);
+  if (has_action_ && key_index < 0) {
+    return absl::FailedPreconditionError(absl::StrCat("Projection '", projection_.name, "': table ",
+                                                      table_->qualified, " has no key column ",
+                                                      projection_.key));
   }
   if (cache_store != nullptr) {
     store_ = std::move(cache_store);
   } else {
     store_ = std::make_unique<storage::PgProjectionStore>(&*writer_, *table_,
                                                           key_index < 0 ? 0 : key_index);
+    sql_ = std::make_unique<SqlStatements>(*writer_);
   }
+  s = PlanHandlers();
+  if (!s.ok()) return s;
   cache_ = std::make_unique<RowCache>(*store_, specs_);
   // Event store.
   auto reader = PgConnection::Connect(domain_.event_store.database_uri);
@@ -489,7 +436,7 @@ absl::Status Engine::Prepare() {
   }
   // Truncate.
   EmitPhase(Phase::kTruncate);
-  absl::Status s = Exec("BEGIN");
+  s = Exec("BEGIN");
   if (!s.ok()) return s;
   in_transaction_ = true;
   s = store_->Truncate();
@@ -503,6 +450,109 @@ absl::Status Engine::Prepare() {
     in_transaction_ = false;
     if (!s.ok()) return s;
     truncated_ = true;
+  }
+  return absl::OkStatus();
+}
+
+// A cache-backed projection: action form only, and Redis reachable before anything is
+// truncated.
+absl::Status Engine::OpenCache(std::unique_ptr<RedisProjectionStore>& store) {
+  for (const domain::Projector* p : projectors_) {
+    for (const domain::Handler& h : p->handlers) {
+      if (h.form == domain::Handler::Form::kSql) {
+        return HandlerError(*p, h, h.where,
+                            absl::StrCat("the SQL form cannot write the cache-backed projection '",
+                                         projection_.name, "'"));
+      }
+    }
+  }
+  auto opened = RedisProjectionStore::Open(domain_, projection_);
+  if (!opened.ok()) return opened.status();
+  store = std::move(*opened);
+  table_ = store->table();
+  return absl::OkStatus();
+}
+
+// The projection's table: created from the declared columns when missing, else checked
+// against them.
+absl::Status Engine::OpenTable(const std::string& schema) {
+  auto table = storage::LoadTableInfo(*writer_, schema, projection_.table);
+  if (!table.ok()) return table.status();
+  if (table->has_value()) {
+    table_ = std::move(**table);
+    absl::Status matches = storage::CheckDeclaredColumns(*writer_, *table_, projection_.columns);
+    if (!matches.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("Projection '", projection_.name, "': ", matches.message()));
+    }
+    return absl::OkStatus();
+  }
+  std::string where =
+      schema.empty() ? projection_.table : absl::StrCat(schema, ".", projection_.table);
+  if (projection_.columns.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Projection '", projection_.name, "': table ", where,
+                     " does not exist and no columns are declared to create it"));
+  }
+  absl::Status created = storage::CreateTable(*writer_, schema, projection_.table,
+                                              projection_.columns, projection_.key);
+  if (!created.ok()) {
+    return absl::Status(created.code(),
+                        absl::StrCat("Projection '", projection_.name, "': cannot create table ",
+                                     where, ": ", storage::PgPrimaryMessage(created)));
+  }
+  spdlog::info("Created table {} for projection {}", where, projection_.name);
+  table = storage::LoadTableInfo(*writer_, schema, projection_.table);
+  if (!table.ok()) return table.status();
+  if (!table->has_value()) return absl::InternalError(absl::StrCat("table ", where, " vanished"));
+  table_ = std::move(**table);
+  return absl::OkStatus();
+}
+
+absl::Status Engine::HandlerError(const domain::Projector& projector,
+                                  const domain::Handler& handler, const std::string& where,
+                                  const std::string& message) const {
+  return absl::FailedPreconditionError(absl::StrCat(where, where.empty() ? "" : ": ", "projector ",
+                                                    projector.name, ", event ", handler.event, ": ",
+                                                    message));
+}
+
+// Checks every handler against the real table before anything is truncated: action-form
+// columns exist, SQL-form statements prepare (their parameters typed, see sql_statements.h).
+absl::Status Engine::PlanHandlers() {
+  for (const domain::Projector* p : projectors_) {
+    for (const domain::Handler& h : p->handlers) {
+      if (h.form == domain::Handler::Form::kAction) {
+        absl::Status s = ResolveColumns(*p, h);
+        if (!s.ok()) return s;
+        continue;
+      }
+      for (const domain::SqlStatement& statement : h.sql) {
+        absl::Status s = sql_->Plan(statement);
+        if (absl::IsUnavailable(s)) return s;
+        if (!s.ok()) {
+          return HandlerError(*p, h, statement.where.empty() ? h.where : statement.where,
+                              storage::PgPrimaryMessage(s));
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The table's column index of every column an action-form handler names.
+absl::Status Engine::ResolveColumns(const domain::Projector& p, const domain::Handler& h) {
+  HandlerColumns& hc = handler_columns_[&h];
+  for (auto [list, out] : {std::pair{&h.set, &hc.set}, std::pair{&h.insert, &hc.insert},
+                           std::pair{&h.increment, &hc.increment}}) {
+    for (const auto& [column, value] : *list) {
+      const int index = table_->ColumnIndex(column);
+      if (index < 0) {
+        return HandlerError(p, h, h.where,
+                            absl::StrCat("table ", table_->qualified, " has no column ", column));
+      }
+      out->push_back(index);
+    }
   }
   return absl::OkStatus();
 }
@@ -713,17 +763,16 @@ void Engine::EvalAction(const domain::Handler& h, ActionItem& item) {
 
 void Engine::EvalSql(const domain::Handler& h, SqlItem& item) {
   for (const domain::SqlStatement& statement : h.sql) {
-    storage::PipelineCommand command;
-    command.params.reserve(statement.parameters.size());
+    std::vector<Datum>& values = item.values.emplace_back();
+    values.reserve(statement.parameters.size());
     for (const domain::Parameter& p : statement.parameters) {
       absl::StatusOr<Datum> d = payload_.Get(p);
       if (!d.ok()) {
         item.eval_status = d.status();
         return;
       }
-      command.params.push_back(d->AsCell());
+      values.push_back(*std::move(d));
     }
-    item.commands.push_back(std::move(command));
     item.statements.push_back(&statement);
   }
 }
@@ -739,7 +788,7 @@ void Engine::Record(const WorkItem& item, const absl::Status& status,
   std::string message =
       absl::StrCat("Projector '", projectors_[item.projector]->name, "' failed to handle event ",
                    std::string(m.Type()), " at global position ", m.GlobalPosition(), ": ",
-                   std::string(status.message()), " (event skipped)");
+                   storage::PgPrimaryMessage(status), " (event skipped)");
   if (!FirstInEpoch(message)) return;
   spdlog::error("{}", message);
   Warn(message);
@@ -857,24 +906,20 @@ absl::Status Engine::RunActionSegment(size_t begin, size_t end,
   return Exec("RELEASE SAVEPOINT pa_segment");
 }
 
-absl::Status Engine::EnsurePrepared(const domain::SqlStatement* statement) {
-  auto it = prepared_.find(statement);
-  if (it != prepared_.end()) return it->second.ok() ? absl::OkStatus() : it->second.status();
-  std::string name = absl::StrCat("pa_stmt_", prepared_.size());
-  absl::Status s = Exec("SAVEPOINT pa_prepare");
-  if (!s.ok()) return s;
-  absl::Status p = writer_->Prepare(name, statement->text);
-  if (p.ok()) {
-    s = Exec("RELEASE SAVEPOINT pa_prepare");
-    if (!s.ok()) return s;
-    prepared_.emplace(statement, name);
-    return absl::OkStatus();
+// Binds the item's statements to its values; a failure that is the event's own is stored
+// in the item, a fatal one returned.
+absl::Status Engine::BindSql(SqlItem& item) {
+  for (size_t c = 0; c < item.statements.size(); ++c) {
+    absl::StatusOr<storage::PipelineCommand> command =
+        sql_->Bind(*item.statements[c], item.values[c]);
+    if (!command.ok()) {
+      if (Fatal(command.status())) return command.status();
+      item.eval_status = command.status();
+      return absl::OkStatus();
+    }
+    item.commands.push_back(*std::move(command));
   }
-  if (Fatal(p)) return p;
-  s = Exec("ROLLBACK TO SAVEPOINT pa_prepare; RELEASE SAVEPOINT pa_prepare");
-  if (!s.ok()) return s;
-  prepared_.emplace(statement, p);
-  return p;
+  return absl::OkStatus();
 }
 
 absl::Status Engine::RunSqlSegment(size_t begin, size_t end,
@@ -894,15 +939,8 @@ absl::Status Engine::RunSqlSegment(size_t begin, size_t end,
   for (size_t i = begin; i < end; ++i) {
     SqlItem& item = items_[i].sql;
     if (item.eval_status.ok()) {
-      for (size_t c = 0; c < item.statements.size(); ++c) {
-        absl::Status p = EnsurePrepared(item.statements[c]);
-        if (!p.ok()) {
-          if (Fatal(p)) return p;
-          item.eval_status = p;
-          break;
-        }
-        item.commands[c].statement = *prepared_.at(item.statements[c]);
-      }
+      absl::Status bound = BindSql(item);
+      if (!bound.ok()) return bound;
     }
     if (item.eval_status.ok()) {
       pending.push_back(i);

@@ -65,18 +65,26 @@ TEST(ParameterReferenceTest, UnknownAttributeIsAnErrorNamingIt) {
   EXPECT_THAT(Msg(p.status()), HasSubstr("unknown message attribute ':$nonsense'"));
 }
 
-TEST(RewriteSqlTest, NumbersParametersAndReusesThem) {
+TEST(RewriteSqlTest, NumbersEveryOccurrenceOnItsOwn) {
+  // A parameter used twice is bound twice, so that each occurrence can take the type of
+  // where it stands (docs/domain-toml.md "Parameter types").
   auto s = RewriteSql(
       "INSERT INTO t (a, b, c) VALUES (:user_id, :amount, :user_id) ON CONFLICT (a) DO "
       "UPDATE SET b = t.b + :amount, c = :$global_position");
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->text,
-            "INSERT INTO t (a, b, c) VALUES ($1, $2, $1) ON CONFLICT (a) DO UPDATE SET b = t.b "
-            "+ $2, c = $3");
-  ASSERT_EQ(s->parameters.size(), 3u);
+            "INSERT INTO t (a, b, c) VALUES ($1, $2, $3) ON CONFLICT (a) DO UPDATE SET b = t.b "
+            "+ $4, c = $5");
+  ASSERT_EQ(s->parameters.size(), 5u);
   EXPECT_EQ(s->parameters[0].text, ":user_id");
   EXPECT_EQ(s->parameters[1].text, ":amount");
-  EXPECT_EQ(s->parameters[2].attribute, MessageAttribute::kGlobalPosition);
+  EXPECT_EQ(s->parameters[2].text, ":user_id");
+  EXPECT_EQ(s->parameters[3].text, ":amount");
+  EXPECT_EQ(s->parameters[4].attribute, MessageAttribute::kGlobalPosition);
+  ASSERT_EQ(s->offsets.size(), 5u);
+  for (size_t i = 0; i < s->offsets.size(); ++i) {
+    EXPECT_EQ(s->text.substr(s->offsets[i], 2), "$" + std::to_string(i + 1)) << i;
+  }
   EXPECT_EQ(s->original.substr(0, 11), "INSERT INTO");
 }
 
