@@ -187,6 +187,7 @@ int RunRebuild(const ClientOptions& options, const RebuildArgs& args, std::ostre
                                                           : pb::STRATEGY_ATOMIC);
   rebuild_options.set_force(args.force);
   rebuild_options.set_detach(args.detach);
+  if (args.max_skipped.has_value()) rebuild_options.set_max_skipped(*args.max_skipped);
 
   grpc::ClientContext context;
   Prepare(&context, options);

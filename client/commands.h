@@ -41,6 +41,7 @@ struct RebuildArgs {
   bool force = false;
   bool json = false;
   bool detach = false;
+  std::optional<int64_t> max_skipped;  // --max-skipped N, or 0 with --strict
 };
 
 int RunRebuild(const ClientOptions& options, const RebuildArgs& args, std::ostream& out,

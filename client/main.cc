@@ -64,6 +64,19 @@ int main(int argc, char** argv) {
   rebuild_cmd->add_flag("--json", rebuild.json, "Print JSON lines instead of text");
   rebuild_cmd->add_flag("--detach", rebuild.detach,
                         "Print the job id and return once the job has started");
+  int64_t max_skipped = -1;
+  CLI::Option* max_skipped_option =
+      rebuild_cmd
+          ->add_option("--max-skipped", max_skipped,
+                       "Fail a projection's rebuild when more events than this are skipped "
+                       "(atomic rolls back; default: no limit, as Protean)")
+          ->check(CLI::NonNegativeNumber);
+  bool strict = false;
+  rebuild_cmd
+      ->add_flag("--strict", strict,
+                 "Fail a projection's rebuild on any skipped event "
+                 "(--max-skipped 0)")
+      ->excludes(max_skipped_option);
 
   std::string projections_domain = ".";
   bool projections_json = false;
@@ -123,6 +136,8 @@ int main(int argc, char** argv) {
 
   if (*rebuild_cmd) {
     rebuild.domain = ResolveDomain(rebuild_domain, std::getenv("PROTEAN_DOMAIN"));
+    if (strict) rebuild.max_skipped = 0;
+    if (*max_skipped_option) rebuild.max_skipped = max_skipped;
     return RunRebuild(options, rebuild, std::cout, std::cerr);
   }
   if (*projections_cmd) {

@@ -47,6 +47,23 @@ std::vector<std::string> AllResultLines(const std::vector<pb::RebuildResult>& re
   return lines;
 }
 
+std::vector<std::string> ResultDetailLines(const pb::RebuildResult& result) {
+  std::vector<std::string> lines;
+  for (const std::string& warning : result.warnings()) {
+    lines.push_back(absl::StrCat("warning: [", result.projection_name(), "] ", warning));
+  }
+  if (result.skip_reasons_size() == 0) return lines;
+  lines.push_back(absl::StrCat("Skipped events of ", result.projection_name(), ":"));
+  for (const pb::SkipReason& r : result.skip_reasons()) {
+    std::string who =
+        r.projector().empty() ? r.event_type() : absl::StrCat(r.projector(), ", ", r.event_type());
+    lines.push_back(absl::StrCat(
+        "  ", r.count(), " x ", who, ": ", r.reason(), " (first at global position",
+        r.first_positions_size() > 1 ? "s " : " ", absl::StrJoin(r.first_positions(), ", "), ")"));
+  }
+  return lines;
+}
+
 std::vector<std::string> ErrorLines(const grpc::Status& status, const std::string& projection) {
   const std::string& message = status.error_message();
   if (message.rfind("Error loading Protean domain:", 0) == 0) return {message};
@@ -154,6 +171,23 @@ std::string StatusCodeName(int code) {
   return kNames[code];
 }
 
+namespace {
+
+nlohmann::json SkipReasonsJson(const pb::RebuildResult& result) {
+  nlohmann::json reasons = nlohmann::json::array();
+  for (const pb::SkipReason& r : result.skip_reasons()) {
+    reasons.push_back({{"projector", r.projector()},
+                       {"event_type", r.event_type()},
+                       {"reason", r.reason()},
+                       {"count", r.count()},
+                       {"first_positions", std::vector<int64_t>(r.first_positions().begin(),
+                                                                r.first_positions().end())}});
+  }
+  return reasons;
+}
+
+}  // namespace
+
 nlohmann::json ResultJson(const pb::RebuildResult& r) {
   return {{"projection_name", r.projection_name()},
           {"projectors_processed", r.projectors_processed()},
@@ -163,7 +197,9 @@ nlohmann::json ResultJson(const pb::RebuildResult& r) {
           {"errors", std::vector<std::string>(r.errors().begin(), r.errors().end())},
           {"success", r.success()},
           {"partial", r.partial()},
-          {"duration_ms", r.duration_ms()}};
+          {"duration_ms", r.duration_ms()},
+          {"skip_reasons", SkipReasonsJson(r)},
+          {"warnings", std::vector<std::string>(r.warnings().begin(), r.warnings().end())}};
 }
 
 nlohmann::json EventJson(const pb::RebuildEvent& event) {
@@ -353,14 +389,16 @@ void RebuildRenderer::OnEvent(const pb::RebuildEvent& event) {
                                                     : "[" + event.warning().projection() + "] ")
            << event.warning().message() << "\n";
       break;
-    case pb::RebuildEvent::kResult:
+    case pb::RebuildEvent::kResult: {
       ClearBar();
+      const pb::RebuildResult& r = event.result();
       if (all_) {
-        const pb::RebuildResult& r = event.result();
         err_ << "[" << r.projection_name() << "] " << (r.success() ? "done" : "failed") << " in "
              << FormatDuration(static_cast<double>(r.duration_ms()) / 1000.0) << "\n";
       }
+      for (const std::string& line : ResultDetailLines(r)) err_ << line << "\n";
       break;
+    }
     default:
       break;
   }

@@ -36,6 +36,10 @@ inline constexpr int kExitUnreachable = 3;
 std::vector<std::string> SingleResultLines(const pb::RebuildResult& result);
 // Rebuild of all: per-projection lines and the summary, or "No projections found in domain."
 std::vector<std::string> AllResultLines(const std::vector<pb::RebuildResult>& results);
+// stderr lines explaining a result: its warnings, then why events were skipped, e.g.
+// "  3 x TransactionProjector, Test.Transacted.v1: invalid input syntax for type double
+// precision: "bad" (first at global positions 17, 45, 90)". Empty when there is nothing.
+std::vector<std::string> ResultDetailLines(const pb::RebuildResult& result);
 // A call that ended with an error status. `projection` is the projection asked for (empty
 // for a rebuild of all). "Projection 'X' not found" -> "Error: Projection 'X' not found in
 // domain."; a domain load error is printed as is; anything else "Error: <message>".

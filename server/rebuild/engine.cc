@@ -24,6 +24,7 @@
 #include "server/rebuild/column_ops.h"
 #include "server/rebuild/event_payload.h"
 #include "server/rebuild/rebuild.h"
+#include "server/rebuild/skip_log.h"
 #include "server/rebuild/sql_statements.h"
 #include "spdlog/spdlog.h"
 #include "storage/advisory_lock.h"
@@ -125,6 +126,8 @@ class Engine {
   // False for a message already given in this epoch, when the epoch is being replayed.
   bool FirstInEpoch(const std::string& message);
   absl::Status Rollback();
+  void ReportSkips();
+  absl::Status CheckSkipped();
   absl::Status BeginEpoch();
   absl::Status EndEpoch(bool flush);
   absl::Status ReplayEpoch();
@@ -175,6 +178,8 @@ class Engine {
   std::vector<int64_t> cursor_;  // last consumed position per category
   std::vector<int64_t> epoch_cursor_;
   int64_t epoch_dispatched_ = 0, epoch_skipped_ = 0;
+  SkipLog skips_, epoch_skips_;
+  bool too_many_skipped_ = false;
   int64_t epoch_processed_ = 0;
   int64_t sql_epoch_events_ = 0;  // events of the current SQL-form epoch
   bool locked_ = false;
@@ -243,6 +248,19 @@ void Engine::Warn(const std::string& message) {
   options_.on_progress(e);
 }
 
+// The skip reasons into the result, and a loud warning for each projector whose every
+// handled event failed.
+void Engine::ReportSkips() {
+  result_.skip_reasons = skips_.Reasons();
+  std::vector<std::string> names;
+  for (const domain::Projector* p : projectors_) names.push_back(p->name);
+  for (std::string& warning : skips_.AllFailedWarnings(names)) {
+    spdlog::error("Rebuild of {}: {}", projection_.name, warning);
+    Warn(warning);
+    result_.warnings.push_back(std::move(warning));
+  }
+}
+
 absl::Status Engine::Rollback() {
   if (!in_transaction_ || !writer_ || !writer_->ok()) return absl::OkStatus();
   in_transaction_ = false;
@@ -255,6 +273,7 @@ absl::StatusOr<RebuildResult> Engine::Run() {
   absl::Status status = Prepare();
   if (status.ok() && result_.errors.empty()) {
     status = Replay();
+    ReportSkips();
     if (status.ok() && options_.cancel != nullptr && options_.cancel->cancelled()) {
       status = absl::CancelledError(
           absl::StrCat("Rebuild of projection '", projection_.name, "' was cancelled"));
@@ -275,8 +294,13 @@ absl::StatusOr<RebuildResult> Engine::Run() {
         spdlog::error("Rebuild of {}: rollback failed: {}", projection_.name,
                       std::string(rolled_back.message()));
       }
-      if (options_.strategy == Strategy::kInplace &&
-          status.code() != absl::StatusCode::kCancelled && truncated_) {
+      if (too_many_skipped_ && options_.strategy == Strategy::kAtomic) {
+        result_.errors.push_back(
+            absl::StrCat(status.message(), "; rolled back: the projection is as it was"));
+        status = absl::OkStatus();
+        handed_off = true;
+      } else if (options_.strategy == Strategy::kInplace &&
+                 status.code() != absl::StatusCode::kCancelled && truncated_) {
         // In place, earlier batches are committed: the projection is partial.
         result_.partial = true;
         result_.errors.push_back(std::string(status.message()));
@@ -321,6 +345,7 @@ absl::Status Engine::Prepare() {
     return absl::OkStatus();
   }
   result_.projectors_processed = static_cast<int>(projectors_.size());
+  skips_ = SkipLog(projectors_.size());
   default_key_.path = {projection_.key};
   default_key_.text = ":" + projection_.key;
   absl::flat_hash_map<std::string, int> category_index;
@@ -569,6 +594,7 @@ absl::Status Engine::BeginEpoch() {
                           : std::min<int64_t>(2 * sql_epoch_events_, int64_t{1} << 40);
   epoch_dispatched_ = result_.events_dispatched;
   epoch_skipped_ = result_.events_skipped;
+  epoch_skips_ = skips_;
   return Exec("SAVEPOINT pa_epoch");
 }
 
@@ -600,6 +626,7 @@ absl::Status Engine::ReplayEpoch() {
   cache_->Clear();
   result_.events_dispatched = epoch_dispatched_;
   result_.events_skipped = epoch_skipped_;
+  skips_ = epoch_skips_;
   if (!replay_reader_) {
     auto conn = PgConnection::Connect(domain_.event_store.database_uri);
     if (!conn.ok()) return conn.status();
@@ -673,8 +700,22 @@ absl::Status Engine::ReadBatches(storage::MessagePrefetcher& batches, bool main)
       if (!s.ok()) return s;
     }
     EmitProgress();
+    s = CheckSkipped();
+    if (!s.ok()) return s;
   }
   return absl::OkStatus();
+}
+
+// --max-skipped: more skipped events end the replay (the caller rolls back or reports a
+// partial projection).
+absl::Status Engine::CheckSkipped() {
+  if (options_.max_skipped < 0 || result_.events_skipped <= options_.max_skipped) {
+    return absl::OkStatus();
+  }
+  too_many_skipped_ = true;
+  return absl::FailedPreconditionError(
+      absl::StrCat(result_.events_skipped, " events skipped, more than the ", options_.max_skipped,
+                   " allowed (--max-skipped)"));
 }
 
 absl::Status Engine::Replay() {
@@ -779,16 +820,19 @@ void Engine::EvalSql(const domain::Handler& h, SqlItem& item) {
 
 void Engine::Record(const WorkItem& item, const absl::Status& status,
                     const std::vector<storage::MessageRef>& batch) {
+  skips_.Handled(item.projector);
   if (status.ok()) {
     ++result_.events_dispatched;
     return;
   }
   ++result_.events_skipped;
   const storage::MessageRef& m = batch[item.message];
+  const std::string& projector = projectors_[item.projector]->name;
+  const std::string reason = storage::PgPrimaryMessage(status);
+  skips_.Skipped(item.projector, projector, m.Type(), reason, m.GlobalPosition());
   std::string message =
-      absl::StrCat("Projector '", projectors_[item.projector]->name, "' failed to handle event ",
-                   std::string(m.Type()), " at global position ", m.GlobalPosition(), ": ",
-                   storage::PgPrimaryMessage(status), " (event skipped)");
+      absl::StrCat("Projector '", projector, "' failed to handle event ", std::string(m.Type()),
+                   " at global position ", m.GlobalPosition(), ": ", reason, " (event skipped)");
   if (!FirstInEpoch(message)) return;
   spdlog::error("{}", message);
   Warn(message);
@@ -803,6 +847,10 @@ absl::Status Engine::ProcessBatch(const std::vector<storage::MessageRef>& batch)
     const TypeEntry& type = TypeFor(m.Type());
     if (type.resolution.event == nullptr) {
       result_.events_skipped += static_cast<int64_t>(listeners.size());
+      skips_.Skipped(-1, "", m.Type(),
+                     "the type cannot be resolved (unknown, or an old version "
+                     "without an upcaster chain)",
+                     m.GlobalPosition(), static_cast<int64_t>(listeners.size()));
       std::string message =
           absl::StrCat("Skipping event of unresolvable type `", std::string(m.Type()),
                        "` at global position ", m.GlobalPosition());
@@ -1061,8 +1109,9 @@ absl::StatusOr<RebuildResult> RebuildProjection(const domain::Domain& domain,
   return engine.Run();
 }
 
-absl::StatusOr<std::vector<RebuildResult>> RebuildAllProjections(const domain::Domain& domain,
-                                                                 const RebuildOptions& options) {
+absl::StatusOr<std::vector<RebuildResult>> RebuildAllProjections(
+    const domain::Domain& domain, const RebuildOptions& options,
+    const std::function<void(const RebuildResult&)>& on_result) {
   if (options.batch_size <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("batch size must be a positive number, got ", options.batch_size));
@@ -1073,15 +1122,15 @@ absl::StatusOr<std::vector<RebuildResult>> RebuildAllProjections(const domain::D
       return absl::CancelledError("Rebuild of all projections was cancelled");
     }
     absl::StatusOr<RebuildResult> result = RebuildProjection(domain, projection.name, options);
-    if (result.ok()) {
-      results.push_back(std::move(*result));
-      continue;
+    if (!result.ok() && absl::IsCancelled(result.status())) return result.status();
+    if (!result.ok()) {
+      RebuildResult failed;
+      failed.projection_name = projection.name;
+      failed.errors.push_back(std::string(result.status().message()));
+      result = std::move(failed);
     }
-    if (result.status().code() == absl::StatusCode::kCancelled) return result.status();
-    RebuildResult failed;
-    failed.projection_name = projection.name;
-    failed.errors.push_back(std::string(result.status().message()));
-    results.push_back(std::move(failed));
+    if (on_result) on_result(*result);
+    results.push_back(*std::move(result));
   }
   return results;
 }

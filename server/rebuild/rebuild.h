@@ -23,7 +23,17 @@ enum class Phase { kPlanning, kGuard, kSnapshot, kTruncate, kReplay, kHandOff, k
 
 std::string_view PhaseName(Phase phase);
 
-// Protean's RebuildResult (protean-reference.md §5), plus `partial`.
+// Skipped events of one kind: the same projector, stored event type and reason.
+struct SkipReason {
+  std::string projector;   // empty for events whose type cannot be resolved
+  std::string event_type;  // the stored type string, e.g. "Test.Transacted.v1"
+  std::string reason;
+  int64_t count = 0;
+  std::vector<int64_t> first_positions;  // global positions of the first few (at most 5)
+};
+
+// Protean's RebuildResult (docs/design.md "Results"), plus `partial`, why events were
+// skipped and warnings.
 struct RebuildResult {
   std::string projection_name;
   int projectors_processed = 0;
@@ -34,6 +44,12 @@ struct RebuildResult {
   // An in-place rebuild that failed part-way left a partial projection.
   bool partial = false;
   int64_t duration_ms = 0;
+  // Skips grouped by projector, type and reason, in order of first occurrence (at most 50
+  // groups; the last one then gathers the rest as "(other reasons)").
+  std::vector<SkipReason> skip_reasons;
+  // What the operator must see although it does not fail the rebuild, e.g. a projector
+  // whose every handled event failed.
+  std::vector<std::string> warnings;
 
   bool success() const { return errors.empty(); }
 };
@@ -81,6 +97,10 @@ struct RebuildOptions {
   // first epoch ends after this many events, and each next one is twice as long (fewer
   // subtransactions; a failure's replay is bounded by the work done so far).
   int64_t sql_epoch_events = 50000;
+  // More skipped events than this fail the rebuild: atomic rolls back; in place stops,
+  // leaving a partial projection. The result carries the error and the skip reasons.
+  // Negative: no limit (Protean's behaviour).
+  int64_t max_skipped = -1;
 };
 
 // Rebuilds one projection. Errors (as status): NotFound "Projection 'X' not found",
@@ -92,11 +112,14 @@ absl::StatusOr<RebuildResult> RebuildProjection(const domain::Domain& domain,
                                                 std::string_view projection_name,
                                                 const RebuildOptions& options);
 
-// Rebuilds every projection in declaration order, each independently: one failing is
-// recorded in its result's errors and does not stop the rest. Only InvalidArgument and
-// Cancelled end the whole run as a status.
-absl::StatusOr<std::vector<RebuildResult>> RebuildAllProjections(const domain::Domain& domain,
-                                                                 const RebuildOptions& options);
+// Rebuilds every projection in declaration order, each independently: a projection whose
+// rebuild fails with any status but Cancelled gets a result carrying the status message as
+// its error, and the next one runs. `on_result`, when set, is called with each result as soon
+// as it exists. Errors: InvalidArgument (batch size, before anything), Cancelled (ends the
+// run; the results so far were passed to on_result).
+absl::StatusOr<std::vector<RebuildResult>> RebuildAllProjections(
+    const domain::Domain& domain, const RebuildOptions& options,
+    const std::function<void(const RebuildResult&)>& on_result = nullptr);
 
 }  // namespace protean_admin::rebuild
 

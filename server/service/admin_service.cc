@@ -49,6 +49,13 @@ absl::Status ApplyOptions(const pb::RebuildOptions& options, JobSpec* spec) {
       options.strategy() == pb::STRATEGY_INPLACE ? pb::STRATEGY_INPLACE : pb::STRATEGY_ATOMIC;
   spec->force = options.force();
   spec->hand_off = !options.skip_hand_off();
+  if (options.has_max_skipped()) {
+    if (options.max_skipped() < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("max_skipped must not be negative, got ", options.max_skipped()));
+    }
+    spec->max_skipped = options.max_skipped();
+  }
   return absl::OkStatus();
 }
 

@@ -20,6 +20,15 @@ pb::RebuildResult ToProto(const rebuild::RebuildResult& result) {
   out.set_success(result.success());
   out.set_partial(result.partial);
   out.set_duration_ms(result.duration_ms);
+  for (const rebuild::SkipReason& reason : result.skip_reasons) {
+    pb::SkipReason* r = out.add_skip_reasons();
+    r->set_projector(reason.projector);
+    r->set_event_type(reason.event_type);
+    r->set_reason(reason.reason);
+    r->set_count(reason.count);
+    for (int64_t position : reason.first_positions) r->add_first_positions(position);
+  }
+  for (const std::string& warning : result.warnings) out.add_warnings(warning);
   return out;
 }
 
@@ -100,6 +109,7 @@ rebuild::RebuildOptions EngineOptions(const JobSpec& spec, JobContext& context,
   options.row_cache_bytes = row_cache_bytes;
   options.strategy = FromProto(spec.strategy);
   options.hand_off = spec.hand_off;
+  options.max_skipped = spec.max_skipped;
   options.cancel = &context.cancel_token();
   const bool force = spec.force;
   const std::string job_id = context.job_id();
@@ -145,29 +155,17 @@ Runner MakeEngineRunner(std::shared_ptr<const EventServerGuard> guard, int64_t r
     }
     pb::Summary summary;
     bool success = true;
-    for (const domain::Projection& projection : domain.projections) {
-      if (context.cancelled()) return absl::CancelledError("Rebuild cancelled");
-      absl::StatusOr<rebuild::RebuildResult> result =
-          rebuild::RebuildProjection(domain, projection.name, options);
-      pb::RebuildResult out;
-      if (result.ok()) {
-        out = ToProto(*result);
-      } else if (result.status().code() == absl::StatusCode::kCancelled ||
-                 result.status().code() == absl::StatusCode::kInvalidArgument) {
-        return result.status();
-      } else {
-        out.set_projection_name(projection.name);
-        out.add_errors(std::string(result.status().message()));
-        out.set_success(false);
-      }
-      summary.set_projections(summary.projections() + 1);
-      if (out.success()) {
-        summary.set_total_events(summary.total_events() + out.events_dispatched());
-      } else {
-        success = false;
-      }
-      context.AddResult(out);
-    }
+    absl::StatusOr<std::vector<rebuild::RebuildResult>> all =
+        rebuild::RebuildAllProjections(domain, options, [&](const rebuild::RebuildResult& result) {
+          summary.set_projections(summary.projections() + 1);
+          if (result.success()) {
+            summary.set_total_events(summary.total_events() + result.events_dispatched);
+          } else {
+            success = false;
+          }
+          context.AddResult(ToProto(result));
+        });
+    if (!all.ok()) return all.status();
     summary.set_success(success);
     pb::RebuildEvent event;
     *event.mutable_summary() = summary;

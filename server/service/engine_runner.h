@@ -32,11 +32,10 @@ class ProgressTranslator {
   std::map<std::string, Clock::time_point> replay_started_;
 };
 
-// A rebuild of all runs RebuildProjection for each projection of the domain in declaration
-// order (so each result is streamed as soon as it exists), with the semantics of
-// RebuildAllProjections: InvalidArgument and Cancelled end the run; any other status becomes
-// that projection's result with the status message as its error. `row_cache_bytes` is
-// RebuildOptions::row_cache_bytes (memory for the action form's rows, per rebuild).
+// The runner of rebuild jobs: a job for one projection runs rebuild::RebuildProjection, a
+// rebuild of all rebuild::RebuildAllProjections (each result recorded as soon as it exists,
+// then a summary). `row_cache_bytes` is RebuildOptions::row_cache_bytes (memory for the
+// action form's rows, per rebuild).
 Runner MakeEngineRunner(std::shared_ptr<const EventServerGuard> guard,
                         int64_t row_cache_bytes = rebuild::RebuildOptions().row_cache_bytes);
 

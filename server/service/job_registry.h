@@ -42,6 +42,7 @@ struct JobSpec {
   int batch_size = 500;
   bool force = false;
   bool hand_off = true;
+  int64_t max_skipped = -1;  // negative: no limit
   std::string peer;
   std::string requested_by;
   // The loaded domain (null in unit tests whose runner does not need one).

@@ -54,6 +54,36 @@ TEST(SingleResultLinesTest, NoProjectors) {
               ElementsAre("Error: No projectors found for projection `UserDirectory`"));
 }
 
+TEST(ResultDetailLinesTest, WarningsThenSkipReasons) {
+  pb::RebuildResult r = Result("Balances", 40, 9);
+  EXPECT_TRUE(ResultDetailLines(r).empty());
+  r.add_warnings("Projector 'P': every one of the 3 events it handled failed");
+  pb::SkipReason* bad = r.add_skip_reasons();
+  bad->set_projector("TransactionProjector");
+  bad->set_event_type("Test.Transacted.v1");
+  bad->set_reason("invalid input syntax for type double precision: \"bad\"");
+  bad->set_count(8);
+  for (int64_t p : {17, 45}) bad->add_first_positions(p);
+  pb::SkipReason* unknown = r.add_skip_reasons();
+  unknown->set_event_type("Test.Mystery.v1");
+  unknown->set_reason("the type cannot be resolved");
+  unknown->set_count(1);
+  unknown->add_first_positions(3);
+  EXPECT_THAT(
+      ResultDetailLines(r),
+      ElementsAre(
+          "warning: [Balances] Projector 'P': every one of the 3 events it handled failed",
+          "Skipped events of Balances:",
+          "  8 x TransactionProjector, Test.Transacted.v1: invalid input syntax for type "
+          "double precision: \"bad\" (first at global positions 17, 45)",
+          "  1 x Test.Mystery.v1: the type cannot be resolved (first at global position 3)"));
+  nlohmann::json json = ResultJson(r);
+  EXPECT_EQ(json["skip_reasons"][0]["count"], 8);
+  EXPECT_EQ(json["skip_reasons"][0]["first_positions"], nlohmann::json({17, 45}));
+  EXPECT_EQ(json["skip_reasons"][1]["projector"], "");
+  EXPECT_EQ(json["warnings"].size(), 1u);
+}
+
 TEST(AllResultLinesTest, AllWithOneFailed) {
   EXPECT_THAT(AllResultLines({Result("Balances", 42),
                               Failed("Broken", "No projectors found for projection `Broken`")}),
