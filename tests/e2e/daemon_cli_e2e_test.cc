@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "health_v1.grpc.pb.h"
@@ -255,6 +256,87 @@ TEST_F(DaemonCliTest, AllProjectionsWithOneFailingExitsOne) {
             "  UserDirectory: ERROR - No projectors found for projection `UserDirectory`\n"
             "  Broken: ERROR - No projectors found for projection `Broken`\n"
             "Rebuilt 3 projection(s), 1 total events processed.\n");
+}
+
+// A projection declared first whose table cannot be created (an unknown column type) fails
+// alone: every later projection is still rebuilt.
+TEST_F(DaemonCliTest, AllProjectionsWithABrokenFirstProjectionRebuildTheRest) {
+  std::string toml = absl::StrReplaceAll(
+      DomainToml(uri_, health_port_, kUserDirectoryProjector),
+      {{"[projections.Balances]",
+        "[projections.Broken]\nkey = \"id\"\ncolumns = { id = \"text\", x = \"no_such_type\" }\n"
+        "[projectors.BrokenProjector]\nprojector_for = \"Broken\"\naggregates = [\"User\"]\n"
+        "[projectors.BrokenProjector.on.Registered]\nkey = \":user_id\"\nset = { x = \":name\" "
+        "}\n\n[projections.Balances]"}});
+  root_.Write("broken/domain.toml", toml);
+  Write("test::user-1", "Test.Registered.v1",
+        R"({"user_id": "1", "email": "john@x", "name": "John"})");
+  CliRun run = Cli({"rebuild", "--domain=broken"});
+  EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
+  std::vector<std::string> lines = Lines(run.out);
+  ASSERT_EQ(lines.size(), 4u) << run.out;
+  EXPECT_THAT(lines[0], StartsWith("  Broken: ERROR - Projection 'Broken': cannot create table "
+                                   "broken: type \"no_such_type\" does not exist"));
+  EXPECT_EQ(lines[1], "  Balances: 1 events processed");
+  EXPECT_EQ(lines[2], "  UserDirectory: 1 events processed");
+  EXPECT_EQ(lines[3], "Rebuilt 3 projection(s), 2 total events processed.");
+  EXPECT_EQ(Query("SELECT name FROM balances WHERE user_id = '1'"), "John");
+}
+
+// A SQL statement that cannot be prepared fails the rebuild while planning, naming its place;
+// nothing is truncated.
+TEST_F(DaemonCliTest, AnUnpreparableStatementFailsBeforeAnythingIsTruncated) {
+  ASSERT_TRUE(conn_
+                  ->Exec("CREATE TABLE user_directory (user_id varchar(255) PRIMARY KEY, "
+                         "email varchar(255), name varchar(255)); INSERT INTO user_directory "
+                         "VALUES ('old', 'old@x', 'Old')")
+                  .ok());
+  std::string toml = DomainToml(uri_, health_port_,
+                                "\n[projectors.DirectoryProjector]\nprojector_for = "
+                                "\"UserDirectory\"\naggregates = [\"User\"]\n\n"
+                                "[projectors.DirectoryProjector.on.Registered]\n"
+                                "sql = \"INSERT INTO user_directory (user_id, emial) VALUES "
+                                "(:user_id, :email)\"\n");
+  root_.Write("unprepared/domain.toml", toml);
+  size_t line = 1 + std::count(toml.begin(), toml.begin() + toml.find("sql = \"INSERT"), '\n');
+  Write("test::user-1", "Test.Registered.v1",
+        R"({"user_id": "1", "email": "john@x", "name": "John"})");
+  for (const char* strategy : {"--strategy=atomic", "--strategy=inplace"}) {
+    CliRun run = Cli({"rebuild", "--domain=unprepared", "--projection=UserDirectory", strategy});
+    EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
+    EXPECT_EQ(run.out, absl::StrCat("Error: unprepared/domain.toml:", line,
+                                    ": projector DirectoryProjector, event Registered: column "
+                                    "\"emial\" of relation \"user_directory\" does not exist\n"));
+    EXPECT_EQ(Query("SELECT string_agg(user_id, ',') FROM user_directory"), "old");
+  }
+}
+
+// --strict refuses any skipped event: the rebuild fails, the old rows stay, and stderr says
+// why events were skipped.
+TEST_F(DaemonCliTest, StrictFailsOnASkippedEventAndExplainsIt) {
+  Write("test::user-1", "Test.Registered.v1",
+        R"({"user_id": "1", "email": "john@x", "name": "John"})");
+  ASSERT_EQ(Cli({"rebuild", "--projection=Balances"}).exit_code, 0);
+  Write("test::transaction-1", "Test.Transacted.v1", R"({"user_id": "1", "amount": "lots"})");
+  CliRun lenient = Cli({"rebuild", "--projection=Balances", "--max-skipped=1"});
+  EXPECT_EQ(lenient.exit_code, 0) << lenient.out << lenient.err;
+  EXPECT_THAT(lenient.out, HasSubstr("  (1 events skipped)\n"));
+  EXPECT_THAT(lenient.err, HasSubstr("Skipped events of Balances:\n  1 x TransactionProjector, "
+                                     "Test.Transacted.v1: invalid input syntax for type double "
+                                     "precision"));
+  Write("test::transaction-1", "Test.Transacted.v1", R"({"user_id": "1", "amount": 5})");
+  CliRun strict = Cli({"rebuild", "--projection=Balances", "--strict"});
+  EXPECT_EQ(strict.exit_code, 1) << strict.out << strict.err;
+  EXPECT_THAT(strict.out, HasSubstr("Error: 1 events skipped, more than the 0 allowed "
+                                    "(--max-skipped); rolled back: the projection is as it was"));
+  EXPECT_THAT(strict.err, HasSubstr("Skipped events of Balances:"));
+  EXPECT_EQ(BalancesFingerprint(), "1/0");  // the 5.0 was not committed
+  CliRun json = Cli({"rebuild", "--projection=Balances", "--strict", "--json"});
+  EXPECT_EQ(json.exit_code, 1);
+  nlohmann::json result = nlohmann::json::parse(Lines(json.out).back())["result"];
+  EXPECT_EQ(result["skip_reasons"][0]["count"], 1);
+  EXPECT_EQ(result["success"], false);
+  EXPECT_EQ(Cli({"rebuild", "--strict", "--max-skipped=3"}).exit_code, 2);
 }
 
 TEST_F(DaemonCliTest, NoProjections) {
