@@ -199,5 +199,93 @@ set = { name = ":name" }
   EXPECT_EQ(BalancesRows(), kUsers);
 }
 
+// ---- The audit trail (point 3) ----
+
+// PostgreSQL restarts under a running rebuild (a server of the test's own: the shared scratch
+// server serves tests running in parallel). The job fails; its row says failed, with the
+// error, although the daemon's audit session died with the restart.
+TEST_F(StateTest, AJobWhosePostgresRestartsIsRecordedAsFailed) {
+  testing::PrivatePostgres postgres;
+  absl::Status started = postgres.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  UseServices(postgres.services());
+  WriteHistory();
+  StartDaemon(daemon_);
+  std::string job = StartDetached(daemon_);
+  ASSERT_FALSE(job.empty());
+  ASSERT_TRUE(daemon_.WaitForReplay(job));
+  ASSERT_THAT(AuditRow(*conn_, job), StartsWith("running|"));
+
+  absl::Status restarted = postgres.Restart();
+  ASSERT_TRUE(restarted.ok()) << restarted;
+  std::string row = WaitForAuditRow(job, [](const std::string& r) {
+    return r.rfind("running|", 0) != 0 && r.rfind("<", 0) != 0;
+  });
+  EXPECT_THAT(row, StartsWith("failed|"));
+  EXPECT_THAT(row, HasSubstr("connection"));
+  EXPECT_THAT(row, HasSubstr("|true"));  // finished_at set
+  auto jobs = Jobs(daemon_);
+  ASSERT_EQ(jobs.count(job), 1u);
+  EXPECT_EQ(jobs[job]["state"], "failed");
+  std::cerr << "audit row after the restart: " << row << "\n";
+  for (const std::string& line : Lines(daemon_.process().Stderr())) {
+    if (line.find("audit trail") != std::string::npos) std::cerr << "daemon: " << line << "\n";
+  }
+}
+
+// Two daemons with the default --daemon-name (the host name) on one audit database: the
+// second one does not take the first one's live job for an interrupted one; once the first
+// one is killed, the second one marks its running job interrupted.
+TEST_F(StateTest, ASecondDaemonOfTheSameNameLeavesTheFirstsJobsAlone) {
+  WriteHistory();
+  StartDaemon(daemon_);
+  std::string job = StartDetached(daemon_);
+  ASSERT_FALSE(job.empty());
+  ASSERT_TRUE(daemon_.WaitForReplay(job));
+
+  Daemon second(root_.path(), logs_.path());
+  StartDaemon(second);
+  auto seen = Jobs(second, {"--domain", "."});  // opens the audit table
+  ASSERT_EQ(seen.count(job), 1u);
+  EXPECT_EQ(seen[job]["state"], "running");
+  EXPECT_THAT(AuditRow(*conn_, job), StartsWith("running|"));
+  CliRun watched = daemon_.Cli({"watch", job});
+  EXPECT_EQ(watched.exit_code, 0) << watched.out << watched.err;
+  EXPECT_THAT(AuditRow(*conn_, job), StartsWith("succeeded|"));
+
+  std::string killed = StartDetached(daemon_);
+  ASSERT_FALSE(killed.empty());
+  ASSERT_TRUE(daemon_.WaitForReplay(killed));
+  daemon_.process().Signal(SIGKILL);
+  daemon_.process().Wait(10s);
+  std::string state;
+  for (int i = 0; i < 100 && state != "interrupted"; ++i) {
+    auto jobs = Jobs(second);
+    state = jobs.count(killed) ? jobs[killed]["state"].get<std::string>() : "<absent>";
+    if (state != "interrupted") std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(state, "interrupted");
+  EXPECT_THAT(AuditRow(*conn_, killed), HasSubstr("stopped (or lost this database)"));
+  EXPECT_THAT(AuditRow(*conn_, job), StartsWith("succeeded|"));
+}
+
+// kill -9 mid in-place rebuild: the next daemon marks the row interrupted at start-up
+// (--audit-database) and says the projection may be partial.
+TEST_F(StateTest, AKilledInPlaceRebuildIsMarkedPossiblyPartial) {
+  WriteHistory();
+  StartDaemon(daemon_, {"--audit-database", uri_});
+  std::string job = StartDetached(daemon_, {"--strategy=inplace"});
+  ASSERT_FALSE(job.empty());
+  ASSERT_TRUE(daemon_.WaitForReplay(job));
+  daemon_.process().Signal(SIGKILL);
+  daemon_.process().Wait(10s);
+  EXPECT_THAT(AuditRow(*conn_, job), StartsWith("running|"));
+  ASSERT_TRUE(WaitUntilOnlyThisSessionIsLeft());
+  StartDaemon(daemon_, {"--audit-database", uri_});
+  std::string row = AuditRow(*conn_, job);  // marked at start-up, before any request
+  EXPECT_THAT(row, StartsWith("interrupted|"));
+  EXPECT_THAT(row, HasSubstr("the in-place rebuild may have left the projection partial"));
+}
+
 }  // namespace
 }  // namespace protean_admin::e2e
