@@ -112,8 +112,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--shutdown-deadline", shutdown_deadline,
-                 "Seconds allowed on SIGTERM/SIGINT to cancel running jobs (rolled back) and "
-                 "stop")
+                 "Seconds allowed on SIGTERM/SIGINT to cancel running jobs (atomic ones roll "
+                 "back, in-place ones end partial) and stop")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   app.add_option("--log-format", log_format, "Log format")

@@ -268,11 +268,15 @@ absl::StatusOr<RebuildResult> Engine::Run() {
         spdlog::error("Rebuild of {}: rollback failed: {}", projection_.name,
                       std::string(rolled_back.message()));
       }
-      if (options_.strategy == Strategy::kInplace &&
-          status.code() != absl::StatusCode::kCancelled && truncated_) {
-        // In place, earlier batches are committed: the projection is partial.
+      if (options_.strategy == Strategy::kInplace && truncated_) {
+        // In place, earlier batches are committed: the projection is partial, also when the
+        // rebuild was cancelled (the caller sees that on its token).
         result_.partial = true;
-        result_.errors.push_back(std::string(status.message()));
+        result_.errors.push_back(
+            status.code() == absl::StatusCode::kCancelled
+                ? absl::StrCat(status.message(), " after ", processed_, " of ", ReportedTotal(),
+                               " events: the in-place rebuild left the projection partial")
+                : std::string(status.message()));
         status = absl::OkStatus();
         handed_off = true;  // no hand-off for a partial projection
       }

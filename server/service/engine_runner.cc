@@ -127,6 +127,13 @@ rebuild::RebuildOptions EngineOptions(const JobSpec& spec, JobContext& context,
   return options;
 }
 
+// An in-place rebuild cancelled after its truncation returns a partial result rather than a
+// status: the job still ends cancelled (or interrupted), saying the projection is partial.
+absl::Status CancelledIfPartial(const rebuild::RebuildResult& result, const JobContext& context) {
+  if (!result.partial || !context.cancelled() || result.errors.empty()) return absl::OkStatus();
+  return absl::CancelledError(result.errors.back());
+}
+
 }  // namespace
 
 Runner MakeEngineRunner(std::shared_ptr<const EventServerGuard> guard, int64_t row_cache_bytes) {
@@ -141,7 +148,7 @@ Runner MakeEngineRunner(std::shared_ptr<const EventServerGuard> guard, int64_t r
           rebuild::RebuildProjection(domain, spec.projection, options);
       if (!result.ok()) return result.status();
       context.AddResult(ToProto(*result));
-      return absl::OkStatus();
+      return CancelledIfPartial(*result, context);
     }
     pb::Summary summary;
     bool success = true;
@@ -167,6 +174,10 @@ Runner MakeEngineRunner(std::shared_ptr<const EventServerGuard> guard, int64_t r
         success = false;
       }
       context.AddResult(out);
+      if (result.ok()) {
+        absl::Status cancelled = CancelledIfPartial(*result, context);
+        if (!cancelled.ok()) return cancelled;
+      }
     }
     summary.set_success(success);
     pb::RebuildEvent event;

@@ -35,7 +35,9 @@ class ProgressTranslator {
 // A rebuild of all runs RebuildProjection for each projection of the domain in declaration
 // order (so each result is streamed as soon as it exists), with the semantics of
 // RebuildAllProjections: InvalidArgument and Cancelled end the run; any other status becomes
-// that projection's result with the status message as its error. `row_cache_bytes` is
+// that projection's result with the status message as its error. An in-place rebuild
+// cancelled part-way records its partial result and ends the job Cancelled with the result's
+// error ("... left the projection partial"). `row_cache_bytes` is
 // RebuildOptions::row_cache_bytes (memory for the action form's rows, per rebuild).
 Runner MakeEngineRunner(std::shared_ptr<const EventServerGuard> guard,
                         int64_t row_cache_bytes = rebuild::RebuildOptions().row_cache_bytes);

@@ -287,5 +287,65 @@ TEST_F(StateTest, AKilledInPlaceRebuildIsMarkedPossiblyPartial) {
   EXPECT_THAT(row, HasSubstr("the in-place rebuild may have left the projection partial"));
 }
 
+// ---- Partial in-place results (point 4) ----
+
+TEST_F(StateTest, CtrlCOnAnInPlaceRebuildReportsItPartial) {
+  WriteHistory();
+  StartDaemon(daemon_);
+  auto cli = daemon_.SpawnCli(
+      {"rebuild", "--projection=Balances", "--strategy=inplace", "--batch-size=20"});
+  std::string job = WaitForRunningJob(daemon_);
+  ASSERT_FALSE(job.empty());
+  ASSERT_TRUE(daemon_.WaitForReplay(job));
+  cli->Signal(SIGINT);
+  EXPECT_EQ(cli->Wait(60s), 1) << cli->Stdout() << cli->Stderr();
+  std::string err = cli->Stderr();
+  EXPECT_THAT(err, HasSubstr("Interrupted: cancelling job " + job +
+                             " and waiting for it to end (in place, nothing is rolled back"));
+  EXPECT_THAT(err, Not(HasSubstr("rolls back")));
+  EXPECT_THAT(err, HasSubstr("Projection 'Balances' is left partial: its in-place rebuild "
+                             "ended after "));
+  EXPECT_THAT(cli->Stdout(), StartsWith("Error: Rebuild of projection 'Balances' was cancelled "
+                                        "after "));
+  EXPECT_THAT(cli->Stdout(), HasSubstr("the in-place rebuild left the projection partial\n"));
+  auto jobs = Jobs(daemon_);
+  ASSERT_EQ(jobs.count(job), 1u);
+  EXPECT_EQ(jobs[job]["state"], "cancelled");
+  EXPECT_EQ(jobs[job]["results"][0]["partial"], true);
+  std::string row = AuditRow(*conn_, job);
+  EXPECT_THAT(row, StartsWith("cancelled|"));
+  EXPECT_THAT(row, HasSubstr("left the projection partial"));
+  EXPECT_LT(BalancesRows(), kUsers);
+  CliRun table = daemon_.Cli({"jobs"});
+  EXPECT_THAT(table.out, HasSubstr("left partial; "));
+}
+
+TEST_F(StateTest, CancelAndSigtermOfInPlaceRebuildsReportThemPartial) {
+  WriteHistory();
+  StartDaemon(daemon_);
+  std::string job = StartDetached(daemon_, {"--strategy=inplace"});
+  ASSERT_FALSE(job.empty());
+  ASSERT_TRUE(daemon_.WaitForReplay(job));
+  CliRun cancel = daemon_.Cli({"cancel", job});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.out << cancel.err;
+  EXPECT_EQ(cancel.out, "Job " + job + " cancelled.\n");
+  EXPECT_THAT(cancel.err, HasSubstr("Projection 'Balances' is left partial"));
+  EXPECT_THAT(AuditRow(*conn_, job), HasSubstr("left the projection partial"));
+
+  auto cli = daemon_.SpawnCli(
+      {"rebuild", "--projection=Balances", "--strategy=inplace", "--batch-size=20"});
+  std::string stopped = WaitForRunningJob(daemon_);
+  ASSERT_FALSE(stopped.empty());
+  ASSERT_TRUE(daemon_.WaitForReplay(stopped));
+  EXPECT_EQ(daemon_.Stop(), 0) << daemon_.process().Stderr();
+  EXPECT_EQ(cli->Wait(20s), 1);
+  EXPECT_THAT(cli->Stdout(), HasSubstr("shutting down"));
+  EXPECT_THAT(cli->Stdout(), HasSubstr("left the projection partial"));
+  EXPECT_THAT(cli->Stderr(), HasSubstr("Projection 'Balances' is left partial"));
+  std::string row = AuditRow(*conn_, stopped);
+  EXPECT_THAT(row, StartsWith("interrupted|"));
+  EXPECT_THAT(row, HasSubstr("left the projection partial"));
+}
+
 }  // namespace
 }  // namespace protean_admin::e2e

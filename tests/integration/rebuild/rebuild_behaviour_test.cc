@@ -93,6 +93,33 @@ TEST_F(BehaviourTest, CancelRollsBackAndReleasesTheLock) {
   ASSERT_TRUE(again.ok()) << again.status();
 }
 
+// In place, the batches before the cancel are committed: the result says partial (and how it
+// ended) instead of a Cancelled status that would leave it unsaid.
+TEST_F(BehaviourTest, InplaceCancelReturnsAPartialResult) {
+  SeedOldProjection();
+  rebuild::CancellationToken token;
+  RebuildOptions options;
+  options.strategy = rebuild::Strategy::kInplace;
+  options.batch_size = 3;
+  options.cancel = &token;
+  options.on_progress = [&](const ProgressEvent& e) {
+    if (e.kind == ProgressEvent::Kind::kProgress && e.processed >= 3) token.Cancel();
+  };
+  auto result = Rebuild("Balances", options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->partial);
+  EXPECT_FALSE(result->success());
+  ASSERT_EQ(result->errors.size(), 1u);
+  EXPECT_THAT(result->errors[0],
+              ::testing::StartsWith("Rebuild of projection 'Balances' was cancelled after 3 of "));
+  EXPECT_THAT(result->errors[0],
+              ::testing::EndsWith(" events: the in-place rebuild left the projection partial"));
+  EXPECT_LT(Count("balances"), 5);
+  // The lock was released.
+  ASSERT_TRUE(Rebuild("Balances").ok());
+  EXPECT_EQ(Count("balances"), 5);
+}
+
 TEST_F(BehaviourTest, InplaceGivesTheSameProjection) {
   SeedOldProjection();
   auto atomic = Rebuild("Balances");
