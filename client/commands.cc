@@ -9,7 +9,9 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "client/output.h"
 #include "protean/admin/v1/admin.grpc.pb.h"
@@ -89,16 +91,18 @@ int ConsumeStream(const ClientOptions& options, grpc::Channel& channel,
                   bool cancel_on_interrupt, std::ostream& err) {
   std::mutex mu;
   std::string job_id;
+  std::vector<std::string> projections, inplace;  // of `started`, for the interrupt message
   std::atomic<bool> finished{false};
   std::thread watcher([&] {
     bool acted = false;
     while (!finished.load()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       if (acted || !Interrupted()) continue;
-      std::string id;
+      std::string id, message;
       {
         std::lock_guard<std::mutex> lock(mu);
         id = job_id;
+        message = InterruptMessage(job_id, projections, inplace);
       }
       if (!cancel_on_interrupt || id.empty()) {
         acted = true;
@@ -106,9 +110,7 @@ int ConsumeStream(const ClientOptions& options, grpc::Channel& channel,
         continue;
       }
       acted = true;
-      err << "\nInterrupted: cancelling job " << id << " and waiting for it to end "
-          << "(the atomic strategy rolls back)...\n"
-          << std::flush;
+      err << "\n" << message << "\n" << std::flush;
       auto stub = pb::ProjectionAdmin::NewStub(
           std::shared_ptr<grpc::Channel>(&channel, [](grpc::Channel*) {}));
       grpc::ClientContext cancel_context;
@@ -128,6 +130,9 @@ int ConsumeStream(const ClientOptions& options, grpc::Channel& channel,
     if (event.has_started()) {
       std::lock_guard<std::mutex> lock(mu);
       job_id = event.job_id();
+      const pb::JobStarted& started = event.started();
+      projections.assign(started.projections().begin(), started.projections().end());
+      inplace.assign(started.inplace_projections().begin(), started.inplace_projections().end());
     }
     renderer.OnEvent(event);
   }
@@ -282,6 +287,10 @@ int RunCancel(const ClientOptions& options, const std::string& job_id, bool json
     out << JobJson(response.job()).dump() << "\n";
   } else {
     out << "Job " << job_id << " " << JobStateName(response.job().state()) << ".\n";
+    const auto& results = response.job().results();
+    for (const std::string& line : PartialLines({results.begin(), results.end()})) {
+      err << line << "\n";
+    }
   }
   return kExitOk;
 }

@@ -79,6 +79,35 @@ std::vector<std::string> ErrorLines(const grpc::Status& status, const std::strin
   return {"Error: " + message};
 }
 
+std::vector<std::string> PartialLines(const std::vector<pb::RebuildResult>& results) {
+  std::vector<std::string> lines;
+  for (const pb::RebuildResult& r : results) {
+    if (!r.partial()) continue;
+    lines.push_back(absl::StrCat(
+        "Projection '", r.projection_name(), "' is left partial: its in-place rebuild ended after ",
+        r.events_dispatched(), " events were applied; rebuild it again to complete it."));
+  }
+  return lines;
+}
+
+std::string InterruptMessage(const std::string& job_id, const std::vector<std::string>& projections,
+                             const std::vector<std::string>& inplace) {
+  std::string how;
+  if (inplace.empty()) {
+    how = "the atomic strategy rolls back";
+  } else if (inplace.size() >= projections.size()) {
+    how = absl::StrCat("in place, nothing is rolled back: the rows written so far stay and ",
+                       inplace.size() == 1 ? "the projection is" : "the projections are",
+                       " left partial");
+  } else {
+    how = absl::StrCat("atomic rebuilds roll back; ", absl::StrJoin(inplace, ", "),
+                       inplace.size() == 1 ? " is" : " are",
+                       " rebuilt in place and left partial once begun");
+  }
+  return absl::StrCat("Interrupted: cancelling job ", job_id, " and waiting for it to end (", how,
+                      ")...");
+}
+
 std::string FormatDuration(double seconds) {
   if (seconds < 0 || !std::isfinite(seconds)) return "?";
   int64_t s = static_cast<int64_t>(std::llround(seconds));
@@ -298,6 +327,9 @@ std::vector<std::string> JobsTable(const std::vector<pb::JobInfo>& jobs, int64_t
       for (const pb::RebuildResult& r : job.results()) dispatched += r.events_dispatched();
       detail = absl::StrCat(job.results_size(), " projection(s), ", dispatched, " events");
     }
+    const bool partial = std::any_of(job.results().begin(), job.results().end(),
+                                     [](const pb::RebuildResult& r) { return r.partial(); });
+    if (partial) detail = "left partial; " + detail;
     lines.push_back(absl::StrFormat(
         "%-10s %-11s %-24s %-8s %9s  %s", job.job_id(), JobStateName(job.state()),
         job.all() ? std::string("(all)") : job.projection(),
@@ -407,6 +439,10 @@ void RebuildRenderer::OnEvent(const pb::RebuildEvent& event) {
 
 int RebuildRenderer::Finish(const grpc::Status& status) {
   ClearBar();
+  if (mode_ != ProgressMode::kJson) {
+    for (const std::string& line : PartialLines(results_)) err_ << line << "\n";
+    err_ << std::flush;
+  }
   if (!status.ok()) {
     if (mode_ == ProgressMode::kJson) {
       if (!saw_failed_) out_ << ErrorJson(status).dump() << "\n";

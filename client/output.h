@@ -45,6 +45,14 @@ std::vector<std::string> ResultDetailLines(const pb::RebuildResult& result);
 // domain."; a domain load error is printed as is; anything else "Error: <message>".
 std::vector<std::string> ErrorLines(const grpc::Status& status, const std::string& projection);
 
+// Lines for stderr, one per result an in-place rebuild left partial (naming the projection,
+// the events applied, and what to do). stdout keeps Protean's result lines.
+std::vector<std::string> PartialLines(const std::vector<pb::RebuildResult>& results);
+// What Ctrl-C prints while it cancels job `job_id` of `projections`: an atomic rebuild rolls
+// back, those in `inplace` (JobStarted.inplace_projections) are left partial.
+std::string InterruptMessage(const std::string& job_id, const std::vector<std::string>& projections,
+                             const std::vector<std::string>& inplace);
+
 // "4s", "1m05s", "2h03m", "?" (negative = unknown).
 std::string FormatDuration(double seconds);
 // "950", "12.3k", "1.2M".
@@ -63,7 +71,8 @@ nlohmann::json ResultJson(const pb::RebuildResult& result);
 nlohmann::json JobJson(const pb::JobInfo& job);
 nlohmann::json ErrorJson(const grpc::Status& status);
 
-// `jobs` and `projections` tables (header + one row each).
+// `jobs` and `projections` tables (header + one row each). A job that left a projection
+// partial says so first in its DETAIL.
 std::vector<std::string> JobsTable(const std::vector<pb::JobInfo>& jobs, int64_t now_unix_ms);
 std::vector<std::string> ProjectionsTable(const std::vector<pb::ProjectionInfo>& projections);
 
@@ -78,8 +87,8 @@ class RebuildRenderer {
                   std::function<Clock::time_point()> now = Clock::now, int terminal_width = 80);
 
   void OnEvent(const pb::RebuildEvent& event);
-  // The stream ended with `status`. Prints the result lines or the error; returns the exit
-  // code (0 only when every projection succeeded).
+  // The stream ended with `status`. Prints the result lines or the error (and PartialLines
+  // on stderr); returns the exit code (0 only when every projection succeeded).
   int Finish(const grpc::Status& status);
 
   // What `started` said (empty until then).

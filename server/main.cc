@@ -93,8 +93,9 @@ int main(int argc, char** argv) {
                  "PostgreSQL URI for the audit trail (protean_admin.rebuilds) of every "
                  "rebuild; default: each domain's projection database, opened on first use");
   app.add_option("--daemon-name", daemon_name,
-                 "Stable name of this daemon in the audit trail (rows it left running when it "
-                 "crashed are marked interrupted when a daemon of this name starts)")
+                 "Name of this daemon in the audit trail, a label: each process also gets a "
+                 "unique instance id, and only rows of processes found gone (by a lock each "
+                 "live process holds) are marked interrupted, whatever their names")
       ->capture_default_str();
   app.add_option("--domain-root", domain_root,
                  "Directory every --domain is resolved in and confined to (default: the "
@@ -111,8 +112,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--shutdown-deadline", shutdown_deadline,
-                 "Seconds allowed on SIGTERM/SIGINT to cancel running jobs (rolled back) and "
-                 "stop")
+                 "Seconds allowed on SIGTERM/SIGINT to cancel running jobs (atomic ones roll "
+                 "back, in-place ones end partial) and stop")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   app.add_option("--log-format", log_format, "Log format")

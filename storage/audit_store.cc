@@ -9,6 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "storage/advisory_lock.h"
 
 namespace protean_admin::storage {
 namespace {
@@ -133,10 +134,27 @@ std::string MakeDaemonInstanceId(std::string_view daemon) {
   return absl::StrCat(std::string(daemon), "/", getpid(), "-", NowUnixMs(), "-", hex);
 }
 
-absl::StatusOr<std::unique_ptr<AuditStore>> AuditStore::Open(std::string conninfo) {
+std::string InstanceLockText(std::string_view instance) {
+  return absl::StrCat("protean-admin:daemon-instance:", std::string(instance));
+}
+
+absl::StatusOr<std::unique_ptr<AuditStore>> AuditStore::Open(std::string conninfo,
+                                                             std::string instance) {
   absl::StatusOr<PgConnection> conn = PgConnection::Connect(conninfo);
   if (!conn.ok()) return conn.status();
-  return std::unique_ptr<AuditStore>(new AuditStore(std::move(conninfo), *std::move(conn)));
+  std::unique_ptr<AuditStore> store(
+      new AuditStore(std::move(conninfo), std::move(instance), *std::move(conn)));
+  absl::Status locked = store->LockInstance();
+  if (!locked.ok()) return locked;
+  return store;
+}
+
+absl::Status AuditStore::LockInstance() {
+  if (instance_.empty()) return absl::OkStatus();
+  // Not taken: another session holds it, which can only be another store of this process
+  // reaching the same database by another URI; the instance is alive either way.
+  absl::StatusOr<bool> locked = TryAdvisoryLock(conn_, InstanceLockText(instance_));
+  return locked.ok() ? absl::OkStatus() : locked.status();
 }
 
 absl::Status AuditStore::EnsureSchemaLocked() {
@@ -159,10 +177,25 @@ absl::StatusOr<PgConnection*> AuditStore::Ready() {
     absl::StatusOr<PgConnection> conn = PgConnection::Connect(conninfo_);
     if (!conn.ok()) return conn.status();
     conn_ = *std::move(conn);
+    absl::Status locked = LockInstance();
+    if (!locked.ok()) return locked;
   }
   absl::Status status = EnsureSchemaLocked();
   if (!status.ok()) return status;
   return &conn_;
+}
+
+absl::StatusOr<PgResult> AuditStore::Run(std::string_view sql, const std::vector<PgParam>& params) {
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<PgConnection*> conn = Ready();
+    absl::StatusOr<PgResult> result =
+        conn.ok() ? (*conn)->ExecParams(sql, params) : absl::StatusOr<PgResult>(conn.status());
+    // A lost connection is only noticed by the statement that uses it.
+    if (result.ok() || result.status().code() != absl::StatusCode::kUnavailable || conn_.ok() ||
+        attempt > 0) {
+      return result;
+    }
+  }
 }
 
 absl::Status AuditStore::EnsureSchema() {
@@ -176,19 +209,17 @@ absl::Status AuditStore::Start(const RebuildRecord& record) {
     return absl::InvalidArgumentError("a rebuild starts in state running");
   }
   std::lock_guard<std::mutex> lock(mutex_);
-  absl::StatusOr<PgConnection*> conn = Ready();
-  if (!conn.ok()) return conn.status();
-  absl::StatusOr<PgResult> result = (*conn)->ExecParams(
-      "INSERT INTO protean_admin.rebuilds (id, domain, projection, strategy, requested_by, "
-      "peer, started_at, state, events_dispatched, events_skipped, errors, results, daemon, "
-      "daemon_instance) VALUES ($1, $2, $3, $4, $5, $6, "
-      "coalesce(to_timestamp($7::double precision / 1000.0), now()), 'running', $8, $9, "
-      "$10::jsonb, $11::jsonb, $12, $13) ON CONFLICT (id) DO NOTHING",
-      {record.id, record.domain, record.projection, record.strategy, record.requested_by,
-       record.peer,
-       record.started_unix_ms > 0 ? PgParam(std::to_string(record.started_unix_ms)) : PgParam(),
-       std::to_string(record.events_dispatched), std::to_string(record.events_skipped),
-       ErrorsJson(record.errors), record.results_json, record.daemon, record.daemon_instance});
+  absl::StatusOr<PgResult> result =
+      Run("INSERT INTO protean_admin.rebuilds (id, domain, projection, strategy, requested_by, "
+          "peer, started_at, state, events_dispatched, events_skipped, errors, results, daemon, "
+          "daemon_instance) VALUES ($1, $2, $3, $4, $5, $6, "
+          "coalesce(to_timestamp($7::double precision / 1000.0), now()), 'running', $8, $9, "
+          "$10::jsonb, $11::jsonb, $12, $13) ON CONFLICT (id) DO NOTHING",
+          {record.id, record.domain, record.projection, record.strategy, record.requested_by,
+           record.peer,
+           record.started_unix_ms > 0 ? PgParam(std::to_string(record.started_unix_ms)) : PgParam(),
+           std::to_string(record.events_dispatched), std::to_string(record.events_skipped),
+           ErrorsJson(record.errors), record.results_json, record.daemon, record.daemon_instance});
   if (!result.ok()) {
     return absl::Status(result.status().code(),
                         absl::StrCat("recording rebuild ", record.id, ": ",
@@ -206,25 +237,24 @@ absl::Status AuditStore::Finish(std::string_view id, const RebuildOutcome& outco
     return absl::InvalidArgumentError("a finished rebuild cannot be in state running");
   }
   std::lock_guard<std::mutex> lock(mutex_);
-  absl::StatusOr<PgConnection*> conn = Ready();
-  if (!conn.ok()) return conn.status();
-  absl::StatusOr<PgResult> result = (*conn)->ExecParams(
+  absl::StatusOr<PgResult> result = Run(
       "UPDATE protean_admin.rebuilds SET state = $2, "
       "finished_at = coalesce(to_timestamp($3::double precision / 1000.0), now()), "
       "events_dispatched = $4, events_skipped = $5, errors = $6::jsonb, "
-      "results = coalesce($7::jsonb, results) WHERE id = $1 AND state = 'running'",
+      "results = coalesce($7::jsonb, results) WHERE id = $1 AND (state = 'running' OR "
+      "(state = 'interrupted' AND $8 <> '' AND daemon_instance = $8))",
       {std::string(id), RebuildStateName(outcome.state),
        outcome.finished_unix_ms > 0 ? PgParam(std::to_string(outcome.finished_unix_ms)) : PgParam(),
        std::to_string(outcome.events_dispatched), std::to_string(outcome.events_skipped),
-       ErrorsJson(outcome.errors), outcome.results_json});
+       ErrorsJson(outcome.errors), outcome.results_json, instance_});
   if (!result.ok()) {
     return absl::Status(result.status().code(),
                         absl::StrCat("recording the end of rebuild ", std::string(id), ": ",
                                      std::string(result.status().message())));
   }
   if (result->AffectedRows() == 1) return absl::OkStatus();
-  absl::StatusOr<PgResult> existing = (*conn)->ExecParams(
-      "SELECT state FROM protean_admin.rebuilds WHERE id = $1", {std::string(id)});
+  absl::StatusOr<PgResult> existing =
+      Run("SELECT state FROM protean_admin.rebuilds WHERE id = $1", {std::string(id)});
   if (!existing.ok()) return existing.status();
   if (existing->rows() == 0) {
     return absl::NotFoundError(
@@ -237,8 +267,6 @@ absl::Status AuditStore::Finish(std::string_view id, const RebuildOutcome& outco
 
 absl::StatusOr<std::vector<RebuildRecord>> AuditStore::List(int limit, bool running_only) {
   std::lock_guard<std::mutex> lock(mutex_);
-  absl::StatusOr<PgConnection*> conn = Ready();
-  if (!conn.ok()) return conn.status();
   std::string sql = absl::StrCat("SELECT ", kSelectColumns, " FROM protean_admin.rebuilds",
                                  running_only ? " WHERE state = 'running'" : "",
                                  " ORDER BY started_at DESC, id DESC");
@@ -247,7 +275,7 @@ absl::StatusOr<std::vector<RebuildRecord>> AuditStore::List(int limit, bool runn
     sql += " LIMIT $1";
     params.push_back(std::to_string(limit));
   }
-  absl::StatusOr<PgResult> result = (*conn)->ExecParams(sql, params);
+  absl::StatusOr<PgResult> result = Run(sql, params);
   if (!result.ok()) return result.status();
   std::vector<RebuildRecord> records;
   records.reserve(result->rows());
@@ -261,11 +289,9 @@ absl::StatusOr<std::vector<RebuildRecord>> AuditStore::List(int limit, bool runn
 
 absl::StatusOr<RebuildRecord> AuditStore::Get(std::string_view id) {
   std::lock_guard<std::mutex> lock(mutex_);
-  absl::StatusOr<PgConnection*> conn = Ready();
-  if (!conn.ok()) return conn.status();
-  absl::StatusOr<PgResult> result = (*conn)->ExecParams(
-      absl::StrCat("SELECT ", kSelectColumns, " FROM protean_admin.rebuilds WHERE id = $1"),
-      {std::string(id)});
+  absl::StatusOr<PgResult> result =
+      Run(absl::StrCat("SELECT ", kSelectColumns, " FROM protean_admin.rebuilds WHERE id = $1"),
+          {std::string(id)});
   if (!result.ok()) return result.status();
   if (result->rows() == 0) {
     return absl::NotFoundError(
@@ -274,30 +300,45 @@ absl::StatusOr<RebuildRecord> AuditStore::Get(std::string_view id) {
   return RowToRecord(*result, 0);
 }
 
-absl::StatusOr<int64_t> AuditStore::MarkInterrupted(std::string_view daemon,
-                                                    std::string_view current_instance) {
+absl::StatusOr<int64_t> AuditStore::MarkInterrupted() {
   std::lock_guard<std::mutex> lock(mutex_);
-  absl::StatusOr<PgConnection*> conn = Ready();
-  if (!conn.ok()) return conn.status();
-  absl::StatusOr<PgResult> result = (*conn)->ExecParams(
-      "UPDATE protean_admin.rebuilds SET state = 'interrupted', finished_at = now(), "
-      "errors = errors || jsonb_build_array('interrupted: daemon instance ' || "
-      "daemon_instance || ' stopped while the rebuild ran') "
-      "WHERE state = 'running' AND daemon = $1 AND daemon_instance <> $2",
-      {std::string(daemon), std::string(current_instance)});
-  if (!result.ok()) return result.status();
-  return result->AffectedRows();
+  absl::StatusOr<PgResult> instances =
+      Run("SELECT DISTINCT daemon_instance FROM protean_admin.rebuilds "
+          "WHERE state = 'running' AND daemon_instance <> $1",
+          {instance_});
+  if (!instances.ok()) return instances.status();
+  int64_t marked = 0;
+  for (int row = 0; row < instances->rows(); ++row) {
+    const std::string instance(instances->Get(row, 0));
+    // Alive while some session holds its lock: taking it here fails. Taken, it is let go
+    // at once (a stopped instance's id is never used again).
+    absl::StatusOr<PgResult> alive =
+        Run("SELECT CASE WHEN pg_try_advisory_lock(hashtextextended($1, 0)) "
+            "THEN NOT pg_advisory_unlock(hashtextextended($1, 0)) ELSE true END",
+            {InstanceLockText(instance)});
+    if (!alive.ok()) return alive.status();
+    if (alive->Get(0, 0) == "t") continue;
+    absl::StatusOr<PgResult> result =
+        Run("UPDATE protean_admin.rebuilds SET state = 'interrupted', finished_at = now(), "
+            "errors = errors || jsonb_build_array('interrupted: daemon instance ' || "
+            "daemon_instance || ' stopped (or lost this database) while the rebuild ran' || "
+            "CASE WHEN strategy = 'inplace' THEN '; the in-place rebuild may have left the "
+            "projection partial' ELSE '' END) "
+            "WHERE state = 'running' AND daemon_instance = $1",
+            {instance});
+    if (!result.ok()) return result.status();
+    marked += result->AffectedRows();
+  }
+  return marked;
 }
 
 absl::StatusOr<int64_t> AuditStore::MarkInterruptedStartedBefore(int64_t started_before_unix_ms) {
   std::lock_guard<std::mutex> lock(mutex_);
-  absl::StatusOr<PgConnection*> conn = Ready();
-  if (!conn.ok()) return conn.status();
-  absl::StatusOr<PgResult> result = (*conn)->ExecParams(
-      "UPDATE protean_admin.rebuilds SET state = 'interrupted', finished_at = now(), "
-      "errors = errors || jsonb_build_array('interrupted: marked by daemon start-up clean-up') "
-      "WHERE state = 'running' AND started_at < to_timestamp($1::double precision / 1000.0)",
-      {std::to_string(started_before_unix_ms)});
+  absl::StatusOr<PgResult> result =
+      Run("UPDATE protean_admin.rebuilds SET state = 'interrupted', finished_at = now(), "
+          "errors = errors || jsonb_build_array('interrupted: marked by daemon start-up clean-up') "
+          "WHERE state = 'running' AND started_at < to_timestamp($1::double precision / 1000.0)",
+          {std::to_string(started_before_unix_ms)});
   if (!result.ok()) return result.status();
   return result->AffectedRows();
 }

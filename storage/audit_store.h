@@ -4,8 +4,15 @@
 // The audit trail of rebuilds: table protean_admin.rebuilds in a PostgreSQL database (the
 // projection database), created on first use. One row per rebuild job: who asked, what,
 // when, the outcome and its counts. ListRebuilds / `protean-admin jobs` read it, so history
-// survives a daemon restart; rows left `running` by a crashed daemon become `interrupted`
-// when that daemon starts again (MarkInterrupted).
+// survives a daemon restart.
+//
+// Daemon identity: each daemon process has an instance id (MakeDaemonInstanceId), written in
+// its rows, and its store's session holds a session-level advisory lock derived from that
+// id (InstanceLockText) for as long as the session lives. A row left `running` by an
+// instance whose lock nobody holds (the process is gone, or lost this database) becomes
+// `interrupted` when another store looks (MarkInterrupted); live instances' rows are never
+// touched, whatever their daemon names. The advisory lock needs a session of its own: the
+// database must not be reached through a transaction-pooling proxy.
 //
 //   CREATE TABLE protean_admin.rebuilds (
 //     id                text PRIMARY KEY,       -- the job id
@@ -21,12 +28,13 @@
 //     events_skipped    bigint NOT NULL,
 //     errors            jsonb NOT NULL,         -- JSON array of strings
 //     results           jsonb,                  -- optional per-projection details (opaque)
-//     daemon            text NOT NULL,          -- stable daemon name (host name by default)
+//     daemon            text NOT NULL,          -- daemon name (a label; host name by default)
 //     daemon_instance   text NOT NULL           -- one id per daemon process
 //   )
 //
-// Thread-safe: one connection, serialized by a mutex; reconnects once when the connection
-// was lost.
+// Thread-safe: one connection, serialized by a mutex. An operation whose connection turns
+// out to be lost (a PostgreSQL restart, a terminated session) is retried once on a fresh
+// connection (which takes the instance's lock again); Unavailable when that fails too.
 
 #include <cstdint>
 #include <mutex>
@@ -77,10 +85,17 @@ struct RebuildOutcome {
 // A process-unique daemon instance id: "<daemon>/<pid>-<start ms>-<random hex>".
 std::string MakeDaemonInstanceId(std::string_view daemon);
 
+// The advisory lock text that says an instance is alive: "protean-admin:daemon-instance:<id>".
+std::string InstanceLockText(std::string_view instance);
+
 class AuditStore {
  public:
   // Connects to `conninfo` (libpq URI or key=value). The schema is created on first use.
-  static absl::StatusOr<std::unique_ptr<AuditStore>> Open(std::string conninfo);
+  // With an `instance` id, the store's session holds that instance's lock (taken here,
+  // unless another store of the process holds it in the same database). Without one, it
+  // holds none: rows it writes count as left by a stopped instance.
+  static absl::StatusOr<std::unique_ptr<AuditStore>> Open(std::string conninfo,
+                                                          std::string instance = "");
 
   // Creates schema protean_admin and table rebuilds if missing (idempotent, safe against
   // concurrent daemons). Called by every operation the first time; public for start-up
@@ -90,8 +105,10 @@ class AuditStore {
   // Records a rebuild that starts (state running). AlreadyExists for a duplicate id.
   absl::Status Start(const RebuildRecord& record);
 
-  // Records the end of a running rebuild. NotFound for an unknown id; FailedPrecondition
-  // when the row is no longer running (finished already, or marked interrupted).
+  // Records the end of a running rebuild. A row of this store's instance that another store
+  // marked interrupted while this one had lost its session is finished too (the instance was
+  // alive after all). NotFound for an unknown id; FailedPrecondition when the row is no
+  // longer running (finished already, or interrupted by another instance's end).
   absl::Status Finish(std::string_view id, const RebuildOutcome& outcome);
 
   // Newest first (started_at DESC, id DESC). limit <= 0: all rows.
@@ -100,12 +117,11 @@ class AuditStore {
   // One row; NotFound when unknown.
   absl::StatusOr<RebuildRecord> Get(std::string_view id);
 
-  // On daemon start: rows still `running` that were written by an earlier process of the
-  // same daemon (same `daemon`, another `daemon_instance`) become `interrupted`, with
-  // finished_at = now and an error saying so. Returns the number of rows changed. Other
-  // daemons' rows (replicas sharing the database) are left alone.
-  absl::StatusOr<int64_t> MarkInterrupted(std::string_view daemon,
-                                          std::string_view current_instance);
+  // Rows still `running` whose instance (not this store's) holds no lock in this database
+  // become `interrupted`, with finished_at = now and an error naming the instance (and, for
+  // an in-place rebuild, saying the projection may be partial). Returns the number of rows
+  // changed. Rows of live instances, of any daemon name, are left alone.
+  absl::StatusOr<int64_t> MarkInterrupted();
 
   // Rows still `running` that started before `started_before_unix_ms`, whatever daemon
   // wrote them, become `interrupted` (for single-daemon deployments whose daemon name
@@ -113,13 +129,20 @@ class AuditStore {
   absl::StatusOr<int64_t> MarkInterruptedStartedBefore(int64_t started_before_unix_ms);
 
  private:
-  explicit AuditStore(std::string conninfo, PgConnection conn)
-      : conninfo_(std::move(conninfo)), conn_(std::move(conn)) {}
-  // With mutex_ held: reconnects if needed and ensures the schema.
+  AuditStore(std::string conninfo, std::string instance, PgConnection conn)
+      : conninfo_(std::move(conninfo)), instance_(std::move(instance)), conn_(std::move(conn)) {}
+  // With mutex_ held: reconnects if needed (taking the instance's lock) and ensures the
+  // schema.
   absl::StatusOr<PgConnection*> Ready();
   absl::Status EnsureSchemaLocked();
+  // Takes the instance's lock on conn_ (none without an instance).
+  absl::Status LockInstance();
+  // With mutex_ held: runs one statement, once more on a fresh connection when the
+  // connection was found lost.
+  absl::StatusOr<PgResult> Run(std::string_view sql, const std::vector<PgParam>& params);
 
   const std::string conninfo_;
+  const std::string instance_;
   std::mutex mutex_;
   PgConnection conn_;          // guarded by mutex_
   bool schema_ready_ = false;  // guarded by mutex_

@@ -23,6 +23,7 @@
 #include "server/rebuild/cache_store.h"
 #include "server/rebuild/column_ops.h"
 #include "server/rebuild/event_payload.h"
+#include "server/rebuild/projection_lock.h"
 #include "server/rebuild/rebuild.h"
 #include "server/rebuild/skip_log.h"
 #include "server/rebuild/sql_statements.h"
@@ -299,11 +300,15 @@ absl::StatusOr<RebuildResult> Engine::Run() {
             absl::StrCat(status.message(), "; rolled back: the projection is as it was"));
         status = absl::OkStatus();
         handed_off = true;
-      } else if (options_.strategy == Strategy::kInplace &&
-                 status.code() != absl::StatusCode::kCancelled && truncated_) {
-        // In place, earlier batches are committed: the projection is partial.
+      } else if (options_.strategy == Strategy::kInplace && truncated_) {
+        // In place, earlier batches are committed: the projection is partial, also when the
+        // rebuild was cancelled (the caller sees that on its token).
         result_.partial = true;
-        result_.errors.push_back(std::string(status.message()));
+        result_.errors.push_back(
+            status.code() == absl::StatusCode::kCancelled
+                ? absl::StrCat(status.message(), " after ", processed_, " of ", ReportedTotal(),
+                               " events: the in-place rebuild left the projection partial")
+                : std::string(status.message()));
         status = absl::OkStatus();
         handed_off = true;  // no hand-off for a partial projection
       }
@@ -396,14 +401,18 @@ absl::Status Engine::Prepare() {
   }
   // Lock.
   EmitPhase(Phase::kGuard);
-  lock_text_ = storage::ProjectionLockText(
-      projection_.cache_backed() ? "cache:" + *projection_.cache : projection_.database,
-      projection_.name);
+  absl::StatusOr<std::string> lock_text =
+      ProjectionLockText(*writer_, domain_, projection_, schema);
+  if (!lock_text.ok()) return lock_text.status();
+  lock_text_ = *std::move(lock_text);
   absl::StatusOr<bool> locked = storage::TryAdvisoryLock(*writer_, lock_text_);
   if (!locked.ok()) return locked.status();
   if (!*locked) {
-    return absl::AbortedError(
-        absl::StrCat("Projection '", projection_.name, "' is already being rebuilt"));
+    // Possibly by a rebuild of another projection (or domain) writing the same table or keys.
+    return absl::AbortedError(absl::StrCat("Projection '", projection_.name,
+                                           "' is already being rebuilt: another rebuild holds "
+                                           "the lock on what it writes (",
+                                           lock_text_, ")"));
   }
   locked_ = true;
   if (options_.guard) {

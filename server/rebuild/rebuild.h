@@ -41,7 +41,8 @@ struct RebuildResult {
   int64_t events_dispatched = 0;
   int64_t events_skipped = 0;
   std::vector<std::string> errors;
-  // An in-place rebuild that failed part-way left a partial projection.
+  // An in-place rebuild that failed or was cancelled after its truncation was committed left
+  // a partial projection (errors say how it ended).
   bool partial = false;
   int64_t duration_ms = 0;
   // Skips grouped by projector, type and reason, in order of first occurrence (at most 50
@@ -68,7 +69,8 @@ struct ProgressEvent {
 };
 
 // Set from any thread; the engine checks it between batches and then ends with
-// absl::CancelledError (rolling back under the atomic strategy).
+// absl::CancelledError (rolling back under the atomic strategy), or, in place once the
+// truncation is committed, with a partial result.
 class CancellationToken {
  public:
   void Cancel() { cancelled_.store(true, std::memory_order_relaxed); }
@@ -104,10 +106,11 @@ struct RebuildOptions {
 };
 
 // Rebuilds one projection. Errors (as status): NotFound "Projection 'X' not found",
-// InvalidArgument (batch size), Aborted (already being rebuilt), FailedPrecondition
-// (guard refused, table missing without columns), Unavailable (database unreachable or
-// lost), Cancelled. A projection without projectors is a result with one error, not a
-// status.
+// InvalidArgument (batch size), Aborted (already being rebuilt: the lock on its table or
+// cache keys is held, see projection_lock.h), FailedPrecondition (guard refused, table
+// missing without columns), Unavailable (database unreachable or lost), Cancelled. A
+// projection without projectors is a result with one error, not a status; so is an in-place
+// rebuild that failed or was cancelled after its truncation (`partial`).
 absl::StatusOr<RebuildResult> RebuildProjection(const domain::Domain& domain,
                                                 std::string_view projection_name,
                                                 const RebuildOptions& options);

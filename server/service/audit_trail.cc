@@ -1,5 +1,7 @@
 #include "server/service/audit_trail.h"
 
+#include <chrono>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -100,18 +102,40 @@ AuditTrail::AuditTrail(std::string daemon, std::string fixed_database)
       instance_(storage::MakeDaemonInstanceId(daemon_)),
       fixed_database_(std::move(fixed_database)) {}
 
+AuditTrail::~AuditTrail() {
+  std::vector<PendingEnd> left;
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    stopping_ = true;
+  }
+  pending_cv_.notify_all();
+  if (retrier_.joinable()) retrier_.join();
+  left.swap(pending_);  // the retry thread has ended
+  for (const PendingEnd& end : left) {
+    absl::Status status = TryRecordEnd(end);
+    if (status.code() == absl::StatusCode::kUnavailable) {
+      LogAuditError(
+          "gave up recording the end of a rebuild (its row stays running until a "
+          "daemon finds this process gone)",
+          status, end.job_id);
+    }
+  }
+}
+
 absl::StatusOr<storage::AuditStore*> AuditTrail::Open(const std::string& database) {
   if (database.empty()) return absl::FailedPreconditionError("the domain has no database");
   std::lock_guard<std::mutex> lock(mu_);
   auto it = stores_.find(database);
   if (it != stores_.end()) return it->second.get();
-  absl::StatusOr<std::unique_ptr<storage::AuditStore>> store = storage::AuditStore::Open(database);
+  absl::StatusOr<std::unique_ptr<storage::AuditStore>> store =
+      storage::AuditStore::Open(database, instance_);
   if (!store.ok()) return store.status();
-  absl::StatusOr<int64_t> marked = (*store)->MarkInterrupted(daemon_, instance_);
+  absl::StatusOr<int64_t> marked = (*store)->MarkInterrupted();
   if (!marked.ok()) return marked.status();
   if (*marked > 0) {
-    LogRecord(spdlog::level::warn, "audit trail: rebuilds of an earlier run marked interrupted",
-              {{"daemon", daemon_}, {"rows", *marked}});
+    LogRecord(spdlog::level::warn,
+              "audit trail: rebuilds of stopped daemon processes marked interrupted",
+              {{"instance", instance_}, {"rows", *marked}});
   }
   storage::AuditStore* raw = store->get();
   stores_.emplace(database, std::move(*store));
@@ -166,11 +190,6 @@ void AuditTrail::JobFinished(const Job& job) {
     database = it->second;
     job_database_.erase(it);
   }
-  absl::StatusOr<storage::AuditStore*> store = Open(database);
-  if (!store.ok()) {
-    LogAuditError("cannot open the audit table", store.status(), job.id());
-    return;
-  }
   pb::JobInfo info = job.Info();
   storage::RebuildOutcome outcome;
   outcome.state = ToRebuildState(info.state());
@@ -196,8 +215,49 @@ void AuditTrail::JobFinished(const Job& job) {
   if (!info.error().empty()) outcome.errors.insert(outcome.errors.begin(), info.error());
   outcome.results_json = results.dump();
   outcome.finished_unix_ms = info.finished_unix_ms();
-  if (absl::Status s = (*store)->Finish(job.id(), outcome); !s.ok()) {
-    LogAuditError("cannot record the end of a rebuild", s, job.id());
+  RecordEnd({database, job.id(), std::move(outcome)});
+}
+
+absl::Status AuditTrail::TryRecordEnd(const PendingEnd& end) {
+  absl::StatusOr<storage::AuditStore*> store = Open(end.database);
+  absl::Status status = store.ok() ? (*store)->Finish(end.job_id, end.outcome) : store.status();
+  if (!status.ok() && status.code() != absl::StatusCode::kUnavailable) {
+    LogAuditError("cannot record the end of a rebuild", status, end.job_id);
+  }
+  return status;
+}
+
+void AuditTrail::RecordEnd(PendingEnd end) {
+  absl::Status status = TryRecordEnd(end);
+  if (status.code() != absl::StatusCode::kUnavailable) return;
+  LogAuditError("cannot record the end of a rebuild yet; retrying every second", status,
+                end.job_id);
+  std::lock_guard<std::mutex> lock(pending_mu_);
+  pending_.push_back(std::move(end));
+  if (!retrier_.joinable()) retrier_ = std::thread([this] { RetryPendingEnds(); });
+}
+
+void AuditTrail::RetryPendingEnds() {
+  std::unique_lock<std::mutex> lock(pending_mu_);
+  while (!stopping_) {
+    pending_cv_.wait_for(lock, std::chrono::seconds(1));
+    if (stopping_ || pending_.empty()) continue;
+    std::vector<PendingEnd> batch;
+    batch.swap(pending_);
+    lock.unlock();
+    std::vector<PendingEnd> again;
+    for (PendingEnd& end : batch) {
+      absl::Status status = TryRecordEnd(end);
+      if (status.ok()) {
+        LogRecord(spdlog::level::info, "audit trail: end of a rebuild recorded after a retry",
+                  {{"job", end.job_id}});
+      } else if (status.code() == absl::StatusCode::kUnavailable) {
+        again.push_back(std::move(end));
+      }
+    }
+    lock.lock();
+    pending_.insert(pending_.end(), std::make_move_iterator(again.begin()),
+                    std::make_move_iterator(again.end()));
   }
 }
 
@@ -209,6 +269,9 @@ std::vector<pb::JobInfo> AuditTrail::List(bool running_only, int limit) {
   }
   std::vector<pb::JobInfo> out;
   for (storage::AuditStore* store : stores) {
+    if (absl::StatusOr<int64_t> marked = store->MarkInterrupted(); !marked.ok()) {
+      LogAuditError("cannot mark the rebuilds of stopped daemon processes", marked.status(), "");
+    }
     absl::StatusOr<std::vector<storage::RebuildRecord>> rows = store->List(limit, running_only);
     if (!rows.ok()) {
       LogAuditError("cannot read the audit table", rows.status(), "");

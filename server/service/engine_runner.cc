@@ -137,6 +137,13 @@ rebuild::RebuildOptions EngineOptions(const JobSpec& spec, JobContext& context,
   return options;
 }
 
+// An in-place rebuild cancelled after its truncation returns a partial result rather than a
+// status: the job still ends cancelled (or interrupted), saying the projection is partial.
+absl::Status CancelledIfPartial(const rebuild::RebuildResult& result, const JobContext& context) {
+  if (!result.partial || !context.cancelled() || result.errors.empty()) return absl::OkStatus();
+  return absl::CancelledError(result.errors.back());
+}
+
 }  // namespace
 
 Runner MakeEngineRunner(std::shared_ptr<const EventServerGuard> guard, int64_t row_cache_bytes) {
@@ -151,10 +158,11 @@ Runner MakeEngineRunner(std::shared_ptr<const EventServerGuard> guard, int64_t r
           rebuild::RebuildProjection(domain, spec.projection, options);
       if (!result.ok()) return result.status();
       context.AddResult(ToProto(*result));
-      return absl::OkStatus();
+      return CancelledIfPartial(*result, context);
     }
     pb::Summary summary;
     bool success = true;
+    absl::Status partial_cancel;  // an in-place rebuild cancelled part-way
     absl::StatusOr<std::vector<rebuild::RebuildResult>> all =
         rebuild::RebuildAllProjections(domain, options, [&](const rebuild::RebuildResult& result) {
           summary.set_projections(summary.projections() + 1);
@@ -164,7 +172,9 @@ Runner MakeEngineRunner(std::shared_ptr<const EventServerGuard> guard, int64_t r
             success = false;
           }
           context.AddResult(ToProto(result));
+          if (partial_cancel.ok()) partial_cancel = CancelledIfPartial(result, context);
         });
+    if (!partial_cancel.ok()) return partial_cancel;
     if (!all.ok()) return all.status();
     summary.set_success(success);
     pb::RebuildEvent event;

@@ -34,7 +34,9 @@ class ProgressTranslator {
 
 // The runner of rebuild jobs: a job for one projection runs rebuild::RebuildProjection, a
 // rebuild of all rebuild::RebuildAllProjections (each result recorded as soon as it exists,
-// then a summary). `row_cache_bytes` is RebuildOptions::row_cache_bytes (memory for the
+// then a summary). An in-place rebuild cancelled part-way records its partial result and ends
+// the job Cancelled with the result's error ("... left the projection partial").
+// `row_cache_bytes` is RebuildOptions::row_cache_bytes (memory for the
 // action form's rows, per rebuild).
 Runner MakeEngineRunner(std::shared_ptr<const EventServerGuard> guard,
                         int64_t row_cache_bytes = rebuild::RebuildOptions().row_cache_bytes);

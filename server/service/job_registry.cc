@@ -12,6 +12,15 @@ namespace {
 
 constexpr std::chrono::milliseconds kProgressInterval{100};
 
+// Whether the job rebuilds `projection` in place (the engine always does for cache-backed
+// projections).
+bool RebuiltInPlace(const JobSpec& spec, const std::string& projection) {
+  if (spec.strategy == pb::STRATEGY_INPLACE) return true;
+  if (spec.loaded_domain == nullptr) return false;
+  const domain::Projection* p = spec.loaded_domain->FindProjection(projection);
+  return p != nullptr && p->cache_backed();
+}
+
 }  // namespace
 
 int64_t NowUnixMs() {
@@ -78,7 +87,10 @@ void Job::Run(const Runner& runner) {
     pb::JobStarted* started = event.mutable_started();
     started->set_all(spec_.all);
     started->set_domain(spec_.domain);
-    for (const std::string& p : spec_.projections) started->add_projections(p);
+    for (const std::string& p : spec_.projections) {
+      started->add_projections(p);
+      if (RebuiltInPlace(spec_, p)) started->add_inplace_projections(p);
+    }
     EmitLocked(std::move(event));
   }
   JobContext context(this);

@@ -46,21 +46,6 @@ std::string DomainToml(const std::string& uri, int health_port, const std::strin
                                                kUserDirectoryProjection, extra)});
 }
 
-// A projector that makes a rebuild last long enough for a test to act while it runs, whatever
-// the machine's speed: each Paced event sleeps 2 ms on the server.
-const char kPacingProjector[] = R"toml(
-[aggregates.Pace]
-[events.Paced]
-aggregate = "Pace"
-
-[projectors.PacingProjector]
-projector_for = "Balances"
-aggregates = ["Pace"]
-
-[projectors.PacingProjector.on.Paced]
-sql = "SELECT pg_sleep(0.002)"
-)toml";
-
 class DaemonCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -94,21 +79,9 @@ class DaemonCliTest : public ::testing::Test {
     ASSERT_TRUE(written.ok()) << written.status();
   }
 
-  // users registrations and `transactions` transactions of 1.0, in one statement each.
   void WriteBigHistory(int users, int transactions) {
-    auto r1 = conn_->Exec(absl::StrCat(
-        "INSERT INTO message_store.messages (stream_name, position, type, data, metadata) "
-        "SELECT 'test::user-u' || g, 0, 'Test.Registered.v1', "
-        "jsonb_build_object('user_id', 'u' || g, 'email', 'u' || g || '@x', 'name', 'U' || g), "
-        "'{}'::jsonb FROM generate_series(0, ",
-        users - 1, ") g"));
-    ASSERT_TRUE(r1.ok()) << r1.status();
-    auto r2 = conn_->Exec(absl::StrCat(
-        "INSERT INTO message_store.messages (stream_name, position, type, data, metadata) "
-        "SELECT 'test::transaction-t' || (g % 1000), g / 1000, 'Test.Transacted.v1', "
-        "jsonb_build_object('user_id', 'u' || (g % ",
-        users, "), 'amount', 1.0), '{}'::jsonb FROM generate_series(0, ", transactions - 1, ") g"));
-    ASSERT_TRUE(r2.ok()) << r2.status();
+    absl::Status written = WriteTestHistory(*conn_, users, transactions);
+    ASSERT_TRUE(written.ok()) << written;
   }
 
   std::string Query(const std::string& sql) {
@@ -134,18 +107,7 @@ class DaemonCliTest : public ::testing::Test {
     return "";
   }
 
-  // Waits until the job reports replay progress (processed > 0).
-  bool WaitForReplay(const std::string& job_id) {
-    for (int i = 0; i < 400; ++i) {
-      CliRun jobs = Cli({"jobs", "--json"});
-      for (const std::string& line : Lines(jobs.out)) {
-        auto j = nlohmann::json::parse(line);
-        if (j["job_id"] == job_id && j["processed"].get<int64_t>() > 0) return true;
-      }
-      std::this_thread::sleep_for(25ms);
-    }
-    return false;
-  }
+  bool WaitForReplay(const std::string& job_id) { return daemon_.WaitForReplay(job_id); }
 
   TempDir root_;
   TempDir logs_;
@@ -477,12 +439,8 @@ class SlowDaemonCliTest : public DaemonCliTest {
                                           std::string(kUserDirectoryProjector) + kPacingProjector));
     WriteBigHistory(1000, kTransactions);
     // kPaced events after the transactions: at least kPaced * 2 ms of replay.
-    auto paced = conn_->Exec(absl::StrCat(
-        "INSERT INTO message_store.messages (stream_name, position, type, data, metadata) "
-        "SELECT 'test::pace-1', g, 'Test.Paced.v1', '{}'::jsonb, '{}'::jsonb "
-        "FROM generate_series(0, ",
-        kPaced - 1, ") g"));
-    ASSERT_TRUE(paced.ok()) << paced.status();
+    absl::Status paced = WritePacedEvents(*conn_, kPaced);
+    ASSERT_TRUE(paced.ok()) << paced;
     // A first full rebuild: the "old" projection that a cancelled rebuild must leave intact.
     auto started = std::chrono::steady_clock::now();
     CliRun first = Cli({"rebuild", "--projection=Balances"});

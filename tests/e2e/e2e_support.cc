@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "nlohmann/json.hpp"
 
 #if !defined(PROTEAN_ADMIND_BINARY) || !defined(PROTEAN_ADMIN_CLI_BINARY)
 #error "PROTEAN_ADMIND_BINARY and PROTEAN_ADMIN_CLI_BINARY must be defined by the build"
@@ -188,6 +189,57 @@ CliRun Daemon::Cli(const std::vector<std::string>& args,
   return run;
 }
 
+bool Daemon::WaitForReplay(const std::string& job_id) const {
+  for (int i = 0; i < 400; ++i) {
+    CliRun jobs = Cli({"jobs", "--json"});
+    for (const std::string& line : Lines(jobs.out)) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_object() && j.value("job_id", "") == job_id &&
+          j.value("processed", int64_t{0}) > 0) {
+        return true;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return false;
+}
+
+absl::Status WriteTestHistory(storage::PgConnection& conn, int users, int transactions) {
+  auto registered = conn.Exec(absl::StrCat(
+      "INSERT INTO message_store.messages (stream_name, position, type, data, metadata) "
+      "SELECT 'test::user-u' || g, 0, 'Test.Registered.v1', "
+      "jsonb_build_object('user_id', 'u' || g, 'email', 'u' || g || '@x', 'name', 'U' || g), "
+      "'{}'::jsonb FROM generate_series(0, ",
+      users - 1, ") g"));
+  if (!registered.ok()) return registered.status();
+  auto transacted = conn.Exec(absl::StrCat(
+      "INSERT INTO message_store.messages (stream_name, position, type, data, metadata) "
+      "SELECT 'test::transaction-t' || (g % 1000), g / 1000, 'Test.Transacted.v1', "
+      "jsonb_build_object('user_id', 'u' || (g % ",
+      users, "), 'amount', 1.0), '{}'::jsonb FROM generate_series(0, ", transactions - 1, ") g"));
+  return transacted.ok() ? absl::OkStatus() : transacted.status();
+}
+
+absl::Status WritePacedEvents(storage::PgConnection& conn, int count) {
+  auto paced = conn.Exec(absl::StrCat(
+      "INSERT INTO message_store.messages (stream_name, position, type, data, metadata) "
+      "SELECT 'test::pace-1', coalesce((SELECT max(position) + 1 FROM message_store.messages "
+      "WHERE stream_name = 'test::pace-1'), 0) + g, 'Test.Paced.v1', '{}'::jsonb, '{}'::jsonb "
+      "FROM generate_series(0, ",
+      count - 1, ") g"));
+  return paced.ok() ? absl::OkStatus() : paced.status();
+}
+
+std::string AuditRow(storage::PgConnection& conn, const std::string& job_id) {
+  auto r = conn.ExecParams(
+      "SELECT state || '|' || requested_by || '|' || events_dispatched || '|' || errors::text "
+      "|| '|' || (finished_at IS NOT NULL) FROM protean_admin.rebuilds WHERE id = $1",
+      {job_id});
+  if (!r.ok()) return "<error: " + std::string(r.status().message()) + ">";
+  if (r->rows() != 1) return "<none>";
+  return std::string(r->Get(0, 0));
+}
+
 std::string TestDomainToml(const TestDomain& domain) {
   return absl::StrReplaceAll(
       R"toml(
@@ -217,7 +269,7 @@ version = @VERSION@
 
 [projections.Balances]
 key = "user_id"
-@CACHE@columns = { user_id = "varchar(255)", name = "varchar(255)", balance = "double precision" }
+@CACHE@@TABLE@columns = { user_id = "varchar(255)", name = "varchar(255)", balance = "double precision" }
 
 [projectors.TransactionProjector]
 projector_for = "Balances"
@@ -238,6 +290,9 @@ increment = { balance = ":amount" }
        {"@CACHE@", domain.balances_cache.empty()
                        ? std::string()
                        : absl::StrCat("cache = \"", domain.balances_cache, "\"\n")},
+       {"@TABLE@", domain.balances_table.empty()
+                       ? std::string()
+                       : absl::StrCat("table = \"", domain.balances_table, "\"\n")},
        {"@EXTRA@", domain.extra}});
 }
 
@@ -254,6 +309,19 @@ aggregates = ["User"]
 
 [projectors.UserDirectoryProjector.on.Registered]
 sql = "INSERT INTO user_directory (user_id, email, name) VALUES (:user_id, :email, :name) ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, name = EXCLUDED.name"
+)toml";
+
+const char kPacingProjector[] = R"toml(
+[aggregates.Pace]
+[events.Paced]
+aggregate = "Pace"
+
+[projectors.PacingProjector]
+projector_for = "Balances"
+aggregates = ["Pace"]
+
+[projectors.PacingProjector.on.Paced]
+sql = "SELECT pg_sleep(0.002)"
 )toml";
 
 HealthServer::HealthServer(int port, std::string status_line)

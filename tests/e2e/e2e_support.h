@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "storage/pg_connection.h"
 #include "tests/harness/ports.h"
 
 namespace protean_admin::e2e {
@@ -94,6 +96,8 @@ class Daemon {
   // SpawnCli run to its end (at most 120 s).
   CliRun Cli(const std::vector<std::string>& args,
              std::map<std::string, std::string> env = {}) const;
+  // Waits (up to 10 s) until `jobs` lists job `job_id` with replay progress (processed > 0).
+  bool WaitForReplay(const std::string& job_id) const;
 
  private:
   std::string domain_root_;
@@ -112,6 +116,7 @@ struct TestDomain {
   std::string uri = "";
   int health_port = 0;
   std::string balances_cache = "";  // the cache Balances lives in; empty: the database
+  std::string balances_table = "";  // Balances' table; empty: balances
   int transacted_version = 1;
   std::string extra = "";
 };
@@ -121,6 +126,21 @@ std::string TestDomainToml(const TestDomain& domain);
 // append to the test domain.
 extern const char kUserDirectoryProjection[];
 extern const char kUserDirectoryProjector[];
+
+// A projector that makes a rebuild of Balances last long enough for a test to act while it
+// runs, whatever the machine's speed: each Paced event (WritePacedEvents) sleeps 2 ms on the
+// server.
+extern const char kPacingProjector[];
+
+// History of the test domain, one statement each: `users` Registered events (user_id u<n>,
+// email, name) and `transactions` Transacted events of 1.0 spread over them (1000 streams).
+absl::Status WriteTestHistory(storage::PgConnection& conn, int users, int transactions);
+// `count` Paced events (kPacingProjector), after everything written so far.
+absl::Status WritePacedEvents(storage::PgConnection& conn, int count);
+
+// One row of protean_admin.rebuilds as "state|requested_by|events_dispatched|errors|finished"
+// (finished: true/false), "<none>" or "<error: ...>".
+std::string AuditRow(storage::PgConnection& conn, const std::string& job_id);
 
 // Answers every HTTP request with `status_line` ("HTTP/1.1 200 OK") until destroyed.
 class HealthServer {

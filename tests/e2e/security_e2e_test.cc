@@ -102,31 +102,11 @@ class SecurityTest : public ::testing::Test {
   }
 
   void WriteHistory(int users, int transactions) {
-    auto r1 = conn_->Exec(absl::StrCat(
-        "INSERT INTO message_store.messages (stream_name, position, type, data, metadata) "
-        "SELECT 'test::user-u' || g, 0, 'Test.Registered.v1', "
-        "jsonb_build_object('user_id', 'u' || g, 'name', 'U' || g), "
-        "'{}'::jsonb FROM generate_series(0, ",
-        users - 1, ") g"));
-    ASSERT_TRUE(r1.ok()) << r1.status();
-    auto r2 = conn_->Exec(absl::StrCat(
-        "INSERT INTO message_store.messages (stream_name, position, type, data, metadata) "
-        "SELECT 'test::transaction-t' || (g % 1000), g / 1000, 'Test.Transacted.v1', "
-        "jsonb_build_object('user_id', 'u' || (g % ",
-        users, "), 'amount', 1.0), '{}'::jsonb FROM generate_series(0, ", transactions - 1, ") g"));
-    ASSERT_TRUE(r2.ok()) << r2.status();
+    absl::Status written = WriteTestHistory(*conn_, users, transactions);
+    ASSERT_TRUE(written.ok()) << written;
   }
 
-  // One audit row as "state|requested_by|events_dispatched|errors", or "<none>".
-  std::string AuditRow(const std::string& job_id) {
-    auto r = conn_->Exec(absl::StrCat(
-        "SELECT state || '|' || requested_by || '|' || events_dispatched || '|' || errors::text "
-        "|| '|' || (finished_at IS NOT NULL) FROM protean_admin.rebuilds WHERE id = '",
-        job_id, "'"));
-    if (!r.ok()) return "<error: " + std::string(r.status().message()) + ">";
-    if (r->rows() != 1) return "<none>";
-    return std::string(r->Get(0, 0));
-  }
+  std::string AuditRow(const std::string& job_id) { return e2e::AuditRow(*conn_, job_id); }
 
   // The jobs `protean-admin jobs --json` lists, by id.
   std::map<std::string, nlohmann::json> Jobs(std::vector<std::string> extra = {}) {
@@ -151,15 +131,7 @@ class SecurityTest : public ::testing::Test {
     return Lines(run.out).empty() ? "" : Lines(run.out).front();
   }
 
-  // Waits until the job reports replay progress.
-  bool WaitForReplay(const std::string& job_id) {
-    for (int i = 0; i < 400; ++i) {
-      auto jobs = Jobs();
-      if (jobs.count(job_id) && jobs[job_id]["processed"].get<int64_t>() > 0) return true;
-      std::this_thread::sleep_for(25ms);
-    }
-    return false;
-  }
+  bool WaitForReplay(const std::string& job_id) { return daemon_.WaitForReplay(job_id); }
 
   TempDir root_;
   TempDir logs_;

@@ -47,3 +47,7 @@ protean_add_e2e_test(cache_e2e_test TIMEOUT 300 SOURCE cache_e2e_test.cc)
 protean_add_e2e_test(security_e2e_test TIMEOUT 600 SOURCE security_e2e_test.cc
   LIBS protean_admin_e2e_protos
   DEFINITIONS MAKE_CERTS_SCRIPT="${PROJECT_SOURCE_DIR}/tests/harness/make_certs.sh")
+
+# Locks, the audit trail and partial results under faults (issue 14); one test restarts a
+# PostgreSQL of its own.
+protean_add_e2e_test(state_e2e_test TIMEOUT 600 SOURCE state_e2e_test.cc)

@@ -3,11 +3,13 @@
 # (initdb + pg_ctl as an unprivileged user, a free port, its Unix socket in the scratch
 # directory) and a scratch redis-server. Used as ctest fixtures (tests/CMakeLists.txt).
 #
-#   services.sh start STATE_DIR   writes STATE_DIR/env (KEY=VALUE lines) for the tests
-#   services.sh stop STATE_DIR    stops both and removes the scratch directory
+#   services.sh start STATE_DIR     writes STATE_DIR/env (KEY=VALUE lines) for the tests
+#   services.sh stop STATE_DIR      stops both and removes the scratch directory
+#   services.sh restart-pg STATE_DIR  restarts PostgreSQL (fast shutdown: sessions are cut)
+# With PROTEAN_TEST_NO_REDIS=1, start starts PostgreSQL only (a test's private server).
 set -euo pipefail
 
-cmd=${1:?usage: services.sh start|stop STATE_DIR}
+cmd=${1:?usage: services.sh start|stop|restart-pg STATE_DIR}
 state=${2:?usage: services.sh start|stop STATE_DIR}
 pg_bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
@@ -68,7 +70,7 @@ start() {
     || { cat "$scratch/postgres.log" >&2; exit 1; }
 
   redis_port=""
-  if command -v redis-server >/dev/null; then
+  if [ "${PROTEAN_TEST_NO_REDIS:-0}" != 1 ] && command -v redis-server >/dev/null; then
     redis_port=$(free_port)
     redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$scratch" --save '' \
       --appendonly no --daemonize yes --pidfile "$scratch/redis.pid" \
@@ -91,8 +93,17 @@ ENV
   echo "services.sh: PostgreSQL on 127.0.0.1:$pg_port${redis_port:+, Redis on 127.0.0.1:$redis_port}"
 }
 
+restart_pg() {
+  local scratch
+  scratch=$(cat "$state/scratch")
+  # pg_ctl restart reuses the options of the running server (postmaster.opts).
+  as_db_user "$pg_bin/pg_ctl" -D "$scratch/pgdata" -l "$scratch/postgres.log" -m fast -w -t 60 \
+    restart >/dev/null || { cat "$scratch/postgres.log" >&2; exit 1; }
+}
+
 case "$cmd" in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: services.sh start|stop STATE_DIR" >&2; exit 2 ;;
+  restart-pg) restart_pg ;;
+  *) echo "usage: services.sh start|stop|restart-pg STATE_DIR" >&2; exit 2 ;;
 esac

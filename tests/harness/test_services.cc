@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -28,7 +29,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 }  // namespace
 
 std::string TestServices::PgUri(std::string_view database) const {
-  return absl::StrCat("postgresql://", pg_user, "@", pg_host, ":", pg_port, "/", std::string(database));
+  return absl::StrCat("postgresql://", pg_user, "@", pg_host, ":", pg_port, "/",
+                      std::string(database));
 }
 
 absl::StatusOr<TestServices> LoadTestServices() {
@@ -38,6 +40,10 @@ absl::StatusOr<TestServices> LoadTestServices() {
         "PROTEAN_TEST_SERVICES is not set: run the tests through ctest, which starts the "
         "scratch PostgreSQL and Redis (tests/harness/services.sh)");
   }
+  return LoadTestServicesFrom(env_path);
+}
+
+absl::StatusOr<TestServices> LoadTestServicesFrom(const std::string& env_path) {
   absl::StatusOr<std::string> text = ReadFile(env_path);
   if (!text.ok()) return text.status();
   std::map<std::string, std::string> vars;
@@ -53,7 +59,9 @@ absl::StatusOr<TestServices> LoadTestServices() {
   s.redis_host = vars["REDIS_HOST"];
   s.redis_port = std::atoi(vars["REDIS_PORT"].c_str());
   s.scratch_dir = vars["SCRATCH_DIR"];
-  if (s.pg_port == 0) return absl::FailedPreconditionError(absl::StrCat(env_path, ": no PGPORT"));
+  if (s.pg_port == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(env_path, ": no PGPORT"));
+  }
   return s;
 }
 
@@ -100,5 +108,38 @@ absl::StatusOr<int64_t> WriteMessage(storage::PgConnection& conn, std::string_vi
   if (result->rows() != 1) return absl::InternalError("write_message wrote no row");
   return std::strtoll(std::string(result->Get(0, 0)).c_str(), nullptr, 10);
 }
+
+namespace {
+
+// Runs services.sh `command` on `state_dir`; the script's output goes to the test's output.
+absl::Status RunServicesScript(const std::string& command, const std::string& state_dir) {
+  std::string line = absl::StrCat("PROTEAN_TEST_NO_REDIS=1 bash '", PROTEAN_ADMIN_SOURCE_DIR,
+                                  "/tests/harness/services.sh' ", command, " '", state_dir, "'");
+  int rc = std::system(line.c_str());
+  if (rc != 0) return absl::InternalError(absl::StrCat(line, " failed (status ", rc, ")"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+PrivatePostgres::~PrivatePostgres() {
+  if (state_dir_.empty()) return;
+  (void)RunServicesScript("stop", state_dir_);
+  std::filesystem::remove_all(state_dir_);
+}
+
+absl::Status PrivatePostgres::Start() {
+  char tmpl[] = "/tmp/protean-admin-private-pg.XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) return absl::InternalError("mkdtemp failed");
+  state_dir_ = tmpl;
+  absl::Status started = RunServicesScript("start", state_dir_);
+  if (!started.ok()) return started;
+  absl::StatusOr<TestServices> services = LoadTestServicesFrom(state_dir_ + "/env");
+  if (!services.ok()) return services.status();
+  services_ = *services;
+  return absl::OkStatus();
+}
+
+absl::Status PrivatePostgres::Restart() { return RunServicesScript("restart-pg", state_dir_); }
 
 }  // namespace protean_admin::testing

@@ -27,6 +27,30 @@ struct TestServices {
 
 // Reads the services' env file. Fails with a message saying how to run the tests.
 absl::StatusOr<TestServices> LoadTestServices();
+// Reads the env file services.sh wrote at `env_path`.
+absl::StatusOr<TestServices> LoadTestServicesFrom(const std::string& env_path);
+
+// A PostgreSQL of a test's own (services.sh with PROTEAN_TEST_NO_REDIS=1), for tests that
+// restart it: the shared scratch server serves tests running in parallel. Stopped and
+// removed on destruction.
+class PrivatePostgres {
+ public:
+  PrivatePostgres() = default;
+  ~PrivatePostgres();
+  PrivatePostgres(const PrivatePostgres&) = delete;
+  PrivatePostgres& operator=(const PrivatePostgres&) = delete;
+
+  // initdb and start (a few seconds).
+  absl::Status Start();
+  // Restarts with a fast shutdown (every session is cut) and waits until it accepts
+  // connections again.
+  absl::Status Restart();
+  const TestServices& services() const { return services_; }
+
+ private:
+  std::string state_dir_;
+  TestServices services_;
+};
 
 // Creates a fresh, uniquely named database on the scratch server (prefix + counter + pid)
 // and returns its URI. With `message_store`, the Message DB schema fixture

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -28,6 +29,11 @@ class BehaviourTest : public RebuildFixture {
         "(SELECT oid FROM pg_database WHERE datname = current_database())");
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_EQ(r->rows(), 1);
+  }
+  // The lock text of Balances' table (storage/advisory_lock.h).
+  std::string BalancesLockText() {
+    return absl::StrCat("protean-admin:table:", Scalar("SELECT current_database()").value_or(""),
+                        "/public.balances");
   }
   void SeedOldProjection() {
     for (int i = 0; i < 5; ++i) {
@@ -85,6 +91,33 @@ TEST_F(BehaviourTest, CancelRollsBackAndReleasesTheLock) {
   EXPECT_EQ(Dump("SELECT * FROM balances ORDER BY user_id"), before);
   auto again = Rebuild("Balances");
   ASSERT_TRUE(again.ok()) << again.status();
+}
+
+// In place, the batches before the cancel are committed: the result says partial (and how it
+// ended) instead of a Cancelled status that would leave it unsaid.
+TEST_F(BehaviourTest, InplaceCancelReturnsAPartialResult) {
+  SeedOldProjection();
+  rebuild::CancellationToken token;
+  RebuildOptions options;
+  options.strategy = rebuild::Strategy::kInplace;
+  options.batch_size = 3;
+  options.cancel = &token;
+  options.on_progress = [&](const ProgressEvent& e) {
+    if (e.kind == ProgressEvent::Kind::kProgress && e.processed >= 3) token.Cancel();
+  };
+  auto result = Rebuild("Balances", options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->partial);
+  EXPECT_FALSE(result->success());
+  ASSERT_EQ(result->errors.size(), 1u);
+  EXPECT_THAT(result->errors[0],
+              ::testing::StartsWith("Rebuild of projection 'Balances' was cancelled after 3 of "));
+  EXPECT_THAT(result->errors[0],
+              ::testing::EndsWith(" events: the in-place rebuild left the projection partial"));
+  EXPECT_LT(Count("balances"), 5);
+  // The lock was released.
+  ASSERT_TRUE(Rebuild("Balances").ok());
+  EXPECT_EQ(Count("balances"), 5);
 }
 
 TEST_F(BehaviourTest, InplaceGivesTheSameProjection) {
@@ -401,21 +434,49 @@ TEST_F(BehaviourTest, SecondConcurrentRebuildIsRefused) {
   ASSERT_TRUE(Rebuild("Balances").ok());
   auto holder = storage::PgConnection::Connect(uri_);
   ASSERT_TRUE(holder.ok());
-  ASSERT_TRUE(holder
-                  ->Exec("SELECT pg_advisory_lock(hashtextextended("
-                         "'protean-admin:default:Balances', 0))")
-                  .ok());
+  const std::string lock = BalancesLockText();
+  ASSERT_TRUE(holder->ExecParams("SELECT pg_advisory_lock(hashtextextended($1, 0))", {lock}).ok());
   Transact("u1", 5);
   auto refused = Rebuild("Balances");
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kAborted);
-  EXPECT_EQ(refused.status().message(), "Projection 'Balances' is already being rebuilt");
+  EXPECT_EQ(refused.status().message(),
+            "Projection 'Balances' is already being rebuilt: another rebuild holds the lock on "
+            "what it writes (" +
+                lock + ")");
   EXPECT_EQ(Balance("u1"), 0.0);
   // Other projections are not blocked.
   EXPECT_TRUE(Rebuild("UserDirectory").ok());
   ASSERT_TRUE(holder->Exec("SELECT pg_advisory_unlock_all()").ok());
   ASSERT_TRUE(Rebuild("Balances").ok());
   EXPECT_EQ(Balance("u1"), 5.0);
+}
+
+// The lock guards the table a rebuild writes: a projection of another name (another domain's)
+// writing the same table waits its turn, one of the same name writing another table does not.
+TEST_F(BehaviourTest, TheLockFollowsTheTableNotTheProjectionName) {
+  Register("u1", "U");
+  auto holder = storage::PgConnection::Connect(uri_);
+  ASSERT_TRUE(holder.ok());
+  ASSERT_TRUE(
+      holder->ExecParams("SELECT pg_advisory_lock(hashtextextended($1, 0))", {BalancesLockText()})
+          .ok());
+  domain::Domain ledger = domain_;
+  ledger.projections[0].name = "Ledger";  // still table balances
+  ledger.projectors[0].projector_for = "Ledger";
+  auto refused = rebuild::RebuildProjection(ledger, "Ledger", {});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kAborted) << refused.status();
+  EXPECT_THAT(refused.status().message(), HasSubstr("/public.balances)"));
+  // The table spelled with its schema is the same table.
+  domain::Domain qualified = domain_;
+  qualified.projections[0].schema = "public";
+  EXPECT_EQ(rebuild::RebuildProjection(qualified, "Balances", {}).status().code(),
+            absl::StatusCode::kAborted);
+  domain::Domain elsewhere = domain_;
+  elsewhere.projections[0].table = "balances_b";  // same name, another table
+  auto other = rebuild::RebuildProjection(elsewhere, "Balances", {});
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(Count("balances_b"), 1);
 }
 
 TEST_F(BehaviourTest, GuardRefusalAndInvalidArguments) {

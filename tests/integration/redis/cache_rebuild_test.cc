@@ -131,5 +131,27 @@ TEST_F(CacheRebuildTest, RedisLostMidRebuildFailsWithCounts) {
   }
 }
 
+// The lock of a cache-backed rebuild is its Redis instance and key prefix, whatever the
+// cache is called and however its URI is spelled; another database of the instance is
+// another lock.
+TEST_F(CacheRebuildTest, TheLockIsTheRedisInstanceAndPrefix) {
+  Register("john", "John");
+  auto holder = storage::PgConnection::Connect(uri_);
+  ASSERT_TRUE(holder.ok());
+  const std::string lock =
+      absl::StrCat("protean-admin:redis:127.0.0.1:", redis_.port(), "/3:balances");
+  ASSERT_TRUE(holder->ExecParams("SELECT pg_advisory_lock(hashtextextended($1, 0))", {lock}).ok());
+  domain_.caches = {
+      {"other-name", "redis", absl::StrCat("redis://127.0.0.1:", redis_.port(), "/3"), 300}};
+  domain_.projections[0].cache = "other-name";
+  auto refused = Rebuild("Balances");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kAborted) << refused.status();
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr(lock));
+  UseCache(redis_.Uri(4));
+  auto other = Rebuild("Balances");
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_TRUE(other->success());
+}
+
 }  // namespace
 }  // namespace protean_admin::testing

@@ -156,13 +156,41 @@ TEST_F(StorageTest, PipelineReportsTheFirstFailureAndSkipsTheRest) {
 TEST_F(StorageTest, AdvisoryLockIsExclusiveAcrossSessions) {
   auto other = PgConnection::Connect(uri_);
   ASSERT_TRUE(other.ok());
-  std::string text = ProjectionLockText("default", "Balances");
-  EXPECT_EQ(text, "protean-admin:default:Balances");
-  EXPECT_TRUE(*TryAdvisoryLock(*conn_, text));
-  EXPECT_FALSE(*TryAdvisoryLock(*other, text));
-  EXPECT_TRUE(*TryAdvisoryLock(*other, ProjectionLockText("default", "Other")));
-  ASSERT_TRUE(AdvisoryUnlock(*conn_, text).ok());
-  EXPECT_TRUE(*TryAdvisoryLock(*other, text));
+  absl::StatusOr<std::string> text = TableLockText(*conn_, "", "balances");
+  ASSERT_TRUE(text.ok()) << text.status();
+  absl::StatusOr<std::string> other_table = TableLockText(*conn_, "", "other");
+  ASSERT_TRUE(other_table.ok()) << other_table.status();
+  EXPECT_TRUE(*TryAdvisoryLock(*conn_, *text));
+  EXPECT_FALSE(*TryAdvisoryLock(*other, *text));
+  EXPECT_TRUE(*TryAdvisoryLock(*other, *other_table));
+  ASSERT_TRUE(AdvisoryUnlock(*conn_, *text).ok());
+  EXPECT_TRUE(*TryAdvisoryLock(*other, *text));
+}
+
+// The lock text names the table a rebuild writes, as PostgreSQL resolves it, whatever
+// spelling (schema given, or found through the search_path) led there.
+TEST_F(StorageTest, TableLockTextNamesTheResolvedTable) {
+  auto db = conn_->Exec("SELECT current_database()");
+  ASSERT_TRUE(db.ok());
+  const std::string prefix = absl::StrCat("protean-admin:table:", std::string(db->Get(0, 0)), "/");
+  // Missing tables: where CREATE TABLE would put them.
+  EXPECT_EQ(TableLockText(*conn_, "", "balances").value_or(""), prefix + "public.balances");
+  EXPECT_EQ(TableLockText(*conn_, "reports", "Balances").value_or(""),
+            prefix + "reports.\"Balances\"");
+  ASSERT_TRUE(conn_
+                  ->Exec("CREATE SCHEMA \"Odd Schema\"; "
+                         "CREATE TABLE \"Odd Schema\".\"My Table\" (id int); "
+                         "CREATE TABLE public.\"My Table\" (id int)")
+                  .ok());
+  const std::string odd = prefix + "\"Odd Schema\".\"My Table\"";
+  EXPECT_EQ(TableLockText(*conn_, "Odd Schema", "My Table").value_or(""), odd);
+  EXPECT_EQ(TableLockText(*conn_, "", "My Table").value_or(""), prefix + "public.\"My Table\"");
+  // The same table found through the search_path (as a projection without a schema whose
+  // database sets none, on a connection whose role defaults to that path).
+  ASSERT_TRUE(conn_->Exec("SET search_path TO \"Odd Schema\", public").ok());
+  EXPECT_EQ(TableLockText(*conn_, "", "My Table").value_or(""), odd);
+  // A missing table under that search_path would be created in its first schema.
+  EXPECT_EQ(TableLockText(*conn_, "", "later").value_or(""), prefix + "\"Odd Schema\".later");
 }
 
 TEST_F(StorageTest, ProjectionStoreFetchesCanonicalKeysAndWritesRows) {

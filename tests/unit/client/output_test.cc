@@ -294,6 +294,53 @@ TEST(RebuildRendererTest, JsonModeErrorLine) {
   EXPECT_EQ(j["message"], "busy");
 }
 
+pb::RebuildResult Partial(const std::string& name, int64_t dispatched, const std::string& error) {
+  pb::RebuildResult r = Failed(name, error);
+  r.set_events_dispatched(dispatched);
+  r.set_partial(true);
+  return r;
+}
+
+// A cancelled in-place rebuild: stdout keeps the "Error: ..." line, stderr says the
+// projection is partial.
+TEST(RebuildRendererTest, PartialResultIsReportedOnStderr) {
+  const std::string error =
+      "Rebuild of projection 'Balances' was cancelled after 109500 of 230000 events: the "
+      "in-place rebuild left the projection partial";
+  std::ostringstream out, err;
+  RebuildRenderer renderer(out, err, ProgressMode::kPlain);
+  renderer.OnEvent(Started(false, {"Balances"}));
+  renderer.OnEvent(ResultEvent(Partial("Balances", 109500, error)));
+  EXPECT_EQ(renderer.Finish(grpc::Status(grpc::StatusCode::CANCELLED, error)), kExitFailure);
+  EXPECT_EQ(out.str(), "Error: " + error + "\n");
+  EXPECT_THAT(err.str(), HasSubstr("Projection 'Balances' is left partial: its in-place rebuild "
+                                   "ended after 109500 events were applied; rebuild it again to "
+                                   "complete it.\n"));
+  // A failed in-place rebuild (the stream ends OK with the partial result) too.
+  std::ostringstream out2, err2;
+  RebuildRenderer failed(out2, err2, ProgressMode::kPlain);
+  failed.OnEvent(Started(false, {"Balances"}));
+  failed.OnEvent(ResultEvent(Partial("Balances", 7, "connection to PostgreSQL lost")));
+  EXPECT_EQ(failed.Finish(grpc::Status::OK), kExitFailure);
+  EXPECT_EQ(out2.str(), "Error: connection to PostgreSQL lost\n");
+  EXPECT_THAT(err2.str(), HasSubstr("'Balances' is left partial"));
+  // Nothing of the kind for complete results.
+  EXPECT_THAT(PartialLines({Result("Balances", 3), Failed("X", "boom")}), ElementsAre());
+}
+
+TEST(InterruptMessageTest, RollbackPromisedOnlyForAtomicRebuilds) {
+  EXPECT_EQ(InterruptMessage("j1", {"Balances"}, {}),
+            "Interrupted: cancelling job j1 and waiting for it to end (the atomic strategy rolls "
+            "back)...");
+  std::string inplace = InterruptMessage("j1", {"Balances"}, {"Balances"});
+  EXPECT_THAT(inplace, HasSubstr("nothing is rolled back"));
+  EXPECT_THAT(inplace, HasSubstr("the projection is left partial"));
+  EXPECT_THAT(inplace, ::testing::Not(HasSubstr("rolls back")));
+  std::string mixed = InterruptMessage("j1", {"Balances", "Cached"}, {"Cached"});
+  EXPECT_THAT(mixed, HasSubstr("atomic rebuilds roll back; Cached is rebuilt in place and left "
+                               "partial"));
+}
+
 TEST(TablesTest, JobsAndProjections) {
   pb::JobInfo job;
   job.set_job_id("0001");
@@ -309,6 +356,10 @@ TEST(TablesTest, JobsAndProjections) {
   EXPECT_THAT(lines[1], HasSubstr("5/10 events"));
   EXPECT_THAT(lines[1], HasSubstr("5s"));
   EXPECT_THAT(JobsTable({}, 0), ElementsAre("No rebuild jobs."));
+  job.set_state(pb::JOB_STATE_FAILED);
+  job.set_finished_unix_ms(7000);
+  *job.add_results() = Partial("Balances", 4, "connection to PostgreSQL lost");
+  EXPECT_THAT(JobsTable({job}, 8000)[1], HasSubstr("left partial; 1 projection(s), 4 events"));
 
   pb::ProjectionInfo p;
   p.set_name("Balances");

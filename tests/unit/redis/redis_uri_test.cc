@@ -1,9 +1,10 @@
-// RedisUri::Parse, CacheKey and EscapeGlob: no server needed.
+// RedisUri::Parse, CacheKey, EscapeGlob and CacheLockText: no server needed.
 
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "storage/advisory_lock.h"
 #include "storage/redis_client.h"
 
 namespace protean_admin::storage {
@@ -140,6 +141,20 @@ TEST(EscapeGlobTest, EscapesEveryMetacharacter) {
   EXPECT_EQ(EscapeGlob("a*b?c[d]e\\f"), "a\\*b\\?c\\[d\\]e\\\\f");
   EXPECT_EQ(EscapeGlob(""), "");
   EXPECT_EQ(EscapeGlob("^-:!"), "^-:!");  // special only inside [...], which is escaped
+}
+
+// One Redis instance and prefix is one lock text, whatever URI spelling reaches it; the
+// credentials are not part of it.
+TEST(CacheLockTextTest, OneTextPerInstanceAndPrefix) {
+  absl::StatusOr<std::string> text = CacheLockText("redis://Cache.Internal", "balances");
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(*text, "protean-admin:redis:cache.internal:6379/0:balances");
+  EXPECT_EQ(CacheLockText("redis://:s3cret@cache.internal:6379/0", "balances").value_or(""), *text);
+  EXPECT_NE(CacheLockText("redis://cache.internal/1", "balances").value_or(""), *text);
+  EXPECT_NE(CacheLockText("redis://cache.internal:6380", "balances").value_or(""), *text);
+  EXPECT_NE(CacheLockText("redis://cache.internal", "ledger").value_or(""), *text);
+  absl::StatusOr<std::string> bad = CacheLockText("http://cache.internal", "balances");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << bad.status();
 }
 
 }  // namespace

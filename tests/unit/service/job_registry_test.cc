@@ -68,6 +68,35 @@ struct Gate {
   }
 };
 
+// `started` names the projections a cancel leaves partial instead of rolling back: all of
+// them in place, else the cache-backed ones (always rebuilt in place).
+TEST(JobRegistryTest, StartedNamesTheProjectionsRebuiltInPlace) {
+  auto domain = std::make_shared<domain::Domain>();
+  domain->projections.resize(2);
+  domain->projections[0].name = "Balances";
+  domain->projections[1].name = "Cached";
+  domain->projections[1].cache = "default";
+  JobSpec spec = Spec("Balances");
+  spec.all = true;
+  spec.projections = {"Balances", "Cached"};
+  spec.loaded_domain = domain;
+  Gate gate;
+  gate.released = true;
+  JobRegistry registry(gate.runner(), {});
+  auto atomic = registry.Start(spec);
+  ASSERT_TRUE(atomic.ok()) << atomic.status();
+  auto events = ReadAll(**atomic);
+  ASSERT_TRUE(events.front().has_started());
+  EXPECT_THAT(events.front().started().inplace_projections(), ::testing::ElementsAre("Cached"));
+  spec.strategy = pb::STRATEGY_INPLACE;
+  spec.lock_keys = {"other"};
+  auto inplace = registry.Start(spec);
+  ASSERT_TRUE(inplace.ok()) << inplace.status();
+  events = ReadAll(**inplace);
+  EXPECT_THAT(events.front().started().inplace_projections(),
+              ::testing::ElementsAre("Balances", "Cached"));
+}
+
 TEST(JobRegistryTest, RunsAJobAndStreamsItsEventsInOrder) {
   Gate gate;
   gate.released = true;
