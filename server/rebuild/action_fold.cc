@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/functional/function_ref.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -67,9 +68,11 @@ absl::Status Assign(const ColumnSpec& column, const Datum& value, storage::Cell&
 }
 
 // Applies one item to `row`. Errors leave the row untouched (changes are collected first and
-// committed only when every value was accepted).
+// committed only when every value was accepted). `key_refused` tells why the key column cannot
+// hold `key` (a row of it can never exist), or OK; asked only to create a row.
 absl::Status ApplyItem(const ActionItem& item, const std::vector<ColumnSpec>& columns,
-                       int key_index, absl::string_view key, RowState& row) {
+                       int key_index, absl::string_view key,
+                       absl::FunctionRef<absl::Status()> key_refused, RowState& row) {
   if (item.remove) {
     if (row.present) {
       row.present = false;
@@ -79,6 +82,7 @@ absl::Status ApplyItem(const ActionItem& item, const std::vector<ColumnSpec>& co
   }
   if (!row.present) {
     if (item.insert.empty() && item.set.empty()) return absl::OkStatus();
+    if (absl::Status refused = key_refused(); !refused.ok()) return refused;
     RowState created;
     created.in_db = row.in_db;
     created.present = true;
@@ -382,6 +386,20 @@ void RowCache::Clear() {
   table_empty_ = false;
 }
 
+absl::Status RowCache::KeyRefused(absl::string_view key) const {
+  // varchar(n) and char(n) refuse more than n characters on INSERT (beyond trailing spaces),
+  // where an explicit cast, such as the one canonicalising fetched keys, would truncate.
+  const storage::ColumnInfo& column = store_.table().columns[store_.key_index()];
+  if ((column.type_name != "varchar" && column.type_name != "bpchar") || column.typmod < 4) {
+    return absl::OkStatus();
+  }
+  while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
+  int64_t characters = 0;
+  for (char c : key) characters += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  if (characters <= column.typmod - 4) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("value too long for type ", column.type_sql));
+}
+
 bool RowCache::KeysAreCanonical(const std::vector<std::string>& keys) const {
   const storage::ColumnInfo& key = store_.table().columns[store_.key_index()];
   if (key.type_name == "text") return true;
@@ -419,7 +437,9 @@ absl::StatusOr<std::vector<absl::Status>> RowCache::Apply(
       targets[i] = *id;
       continue;
     }
-    if (missing_index.emplace(*item.key, static_cast<int>(missing.size())).second) {
+    if (!KeyRefused(*item.key).ok()) {
+      state_->Emplace(*item.key);  // no row can have it: known absent, never fetched
+    } else if (missing_index.emplace(*item.key, static_cast<int>(missing.size())).second) {
       missing.push_back(*item.key);
     }
   }
@@ -452,7 +472,9 @@ absl::StatusOr<std::vector<absl::Status>> RowCache::Apply(
     const ActionItem& item = *items[i];
     const uint32_t id = targets[i] != kNone ? targets[i] : *state_->Find(*item.key);
     state_->Load(id, row);
-    absl::Status s = ApplyItem(item, columns_, key_index, state_->Key(id), row);
+    const absl::string_view key = state_->Key(id);
+    absl::Status s = ApplyItem(
+        item, columns_, key_index, key, [&] { return KeyRefused(key); }, row);
     if (s.ok()) {
       state_->Store(id, row);
       dirty_ |= row.dirty;

@@ -58,6 +58,8 @@ class RowCache {
 
  private:
   bool KeysAreCanonical(const std::vector<std::string>& keys) const;
+  // Why the key column cannot hold `key`, or OK.
+  absl::Status KeyRefused(absl::string_view key) const;
 
   storage::ProjectionStore& store_;
   const std::vector<ColumnSpec>& columns_;

@@ -58,6 +58,12 @@ class MemoryStore : public storage::ProjectionStore {
     return absl::OkStatus();
   }
 
+  void SetKeyType(std::string type_sql, std::string type_name, int32_t typmod) {
+    table_.columns[0].type_sql = std::move(type_sql);
+    table_.columns[0].type_name = std::move(type_name);
+    table_.columns[0].typmod = typmod;
+  }
+
   std::map<std::string, std::vector<Cell>> rows;
   int fetches = 0;
   int writes_ = 0;
@@ -191,6 +197,37 @@ TEST_F(RowCacheTest, AFailingItemLeavesItsRowAsItWas) {
   ASSERT_TRUE(cache.Flush().ok());
   EXPECT_THAT(store_.rows["a"],
               ::testing::ElementsAre(Cell("a"), Cell("Ann"), Cell("1e+308"), std::nullopt));
+}
+
+// A key longer than a varchar(n) key column allows never has a row: it is not fetched (an
+// explicit cast would truncate it to another row's key), creating its row fails as
+// PostgreSQL's INSERT does, and deleting or updating it does nothing.
+TEST_F(RowCacheTest, AKeyTheKeyColumnCannotHoldHasNoRow) {
+  store_.SetKeyType("character varying(3)", "varchar", 3 + 4);
+  columns_[0] = ColumnSpec::From(store_.table().columns[0]);
+  store_.rows["abc"] = {Cell("abc"), Cell("Abc"), Cell("1"), std::nullopt};
+  RowCache cache(store_, columns_);
+  ActionItem remove_long;
+  remove_long.key = "abcd";
+  remove_long.remove = true;
+  ActionItem increment_only;
+  increment_only.key = "abcé";
+  increment_only.increment = {{2, Number("5")}};
+  ActionItem create_long = Set("abcd", {{1, Text("x")}});
+  ActionItem create_spaces = Set("ab   ", {{1, Text("trailing spaces fit")}});
+  ActionItem create_multibyte = Set("éé", {{1, Text("two characters, four bytes")}});
+  auto statuses =
+      cache.Apply({&remove_long, &increment_only, &create_long, &create_spaces, &create_multibyte});
+  ASSERT_TRUE(statuses.ok()) << statuses.status();
+  EXPECT_TRUE((*statuses)[0].ok());
+  EXPECT_TRUE((*statuses)[1].ok());
+  EXPECT_EQ((*statuses)[2].message(), "value too long for type character varying(3)");
+  EXPECT_TRUE((*statuses)[3].ok());
+  EXPECT_TRUE((*statuses)[4].ok());
+  EXPECT_EQ(store_.fetches, 1);  // "ab   " and "éé" only
+  ASSERT_TRUE(cache.Flush().ok());
+  EXPECT_EQ(store_.rows["abc"][1], Cell("Abc"));  // untouched
+  EXPECT_EQ(store_.rows.size(), 3u);
 }
 
 }  // namespace
