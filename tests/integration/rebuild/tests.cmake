@@ -7,3 +7,6 @@ protean_add_test(NAME rebuild_behaviour_test LABEL integration
 protean_add_test(NAME rebuild_scale_test LABEL integration
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/rebuild_scale_test.cc
   LIBS protean_admin_rebuild TIMEOUT 240)
+protean_add_test(NAME differential_test LABEL integration
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/differential_test.cc
+  LIBS protean_admin_rebuild TIMEOUT 300)
