@@ -58,9 +58,11 @@ namespace protean_admin::testing {
 namespace {
 
 constexpr char kTable[] = "orders";
-// Keys besides k0, k1, ...: the empty key, and one of exactly 32 characters (the longest a
-// varchar(32) key column takes).
+// Keys besides k0, k1, ...: the empty key, and for a varchar(32) key column one of exactly 32
+// characters and one longer that starts with it (a too long value: an INSERT of it fails, a
+// comparison with it matches no row).
 constexpr char kLongestKey[] = "order-0123456789-0123456789-abcd";
+constexpr char kOverlongKey[] = "order-0123456789-0123456789-abcd-2";
 constexpr char kExpectedTable[] = "expected_orders";
 // The row cache allocates its arena in blocks of 1 MiB (server/rebuild/action_fold.cc): a
 // budget that holds a handful of rows is one block and a few hundred bytes (a few hundred
@@ -600,9 +602,9 @@ std::vector<StoredEvent> GenerateHistory(const Model& model, uint64_t seed, Hist
   const std::vector<nlohmann::json> corrupt = {"abc", "", "1.2.3", true, {{"x", 1}}};
   std::vector<StoredEvent> history;
   for (int i = 0; i < shape.events; ++i) {
-    const std::string key = random.Percent(5)
-                                ? random.Pick(std::vector<std::string>{kLongestKey, ""})
-                                : absl::StrCat("k", random.Below(static_cast<size_t>(shape.keys)));
+    const std::string key =
+        random.Percent(5) ? random.Pick(std::vector<std::string>{kLongestKey, kOverlongKey, ""})
+                          : absl::StrCat("k", random.Below(static_cast<size_t>(shape.keys)));
     StoredEvent e;
     if (random.Percent(4)) {  // an unknown type, or a version above the current one
       e.category = random.Pick(model.aggregates).second;
@@ -1214,6 +1216,27 @@ TEST_F(DifferentialTest, EveryFormAssignmentOfOneProjector) {
   std::cout << "[ every    ] " << kHistories << " histories x " << assignments << " assignments, "
             << total.runs << " runs, " << total.differing << " differing, "
             << MillisecondsSince(started) << " ms\n";
+}
+
+// The shortest history that shows an over-long key of a varchar(n) key column applied to
+// another row: PostgreSQL refuses the key on INSERT (value too long) and a comparison with it
+// matches no row, so the second event is skipped and the third does nothing.
+TEST_F(DifferentialTest, OverlongKeyOfAVarcharKeyColumnTouchesNoOtherRow) {
+  const Model model = MakeSingleProjectorModel(/*varchar_key=*/true);
+  auto event = [](std::string type, nlohmann::json data) {
+    return StoredEvent{"diff::order", "diff::order-1", TypeString(type), std::move(data)};
+  };
+  const std::vector<StoredEvent> history = {
+      event("OrderPlaced", {{"id", kLongestKey}, {"name", "first"}, {"price", "1"}}),
+      event("OrderPlaced", {{"id", kOverlongKey}, {"name", "second"}, {"price", "2"}}),
+      event("OrderCancelled", {{"id", kOverlongKey}}),
+  };
+  const std::vector<FormAssignment> forms = {UniformForms(model, 0), UniformForms(model, 1)};
+  Outcome outcome =
+      Check(model, history, forms, PlanRuns(0, 3, forms.size(), 0, false), "a history of 3 events");
+  EXPECT_EQ(outcome.rows, 1u);
+  EXPECT_EQ(outcome.skipped, 1);
+  EXPECT_EQ(outcome.differing, 0) << "of " << outcome.runs << " runs";
 }
 
 }  // namespace
