@@ -17,10 +17,12 @@ as_db_user() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# A port nobody listens on, below the kernel's ephemeral range (32768 and up by default), so
+# that outgoing connections of parallel tests cannot take it before the server binds it.
 free_port() {
   local port
   for _ in $(seq 1 200); do
-    port=$((20000 + RANDOM % 40000))
+    port=$((20000 + RANDOM % 12000))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return 0
@@ -40,7 +42,7 @@ stop() {
   if [ -f "$scratch/redis.pid" ]; then
     kill "$(cat "$scratch/redis.pid")" 2>/dev/null || true
     for _ in $(seq 1 50); do
-      kill -0 "$(cat "$scratch/redis.pid")" 2>/dev/null || break
+      kill -0 "$(cat "$scratch/redis.pid" 2>/dev/null)" 2>/dev/null || break
       sleep 0.1
     done
   fi
@@ -61,23 +63,36 @@ start() {
   as_db_user "$pg_bin/initdb" -D "$scratch/pgdata" -U postgres --auth=trust \
     --encoding=UTF8 --locale=C.UTF-8 >"$scratch/initdb.log" 2>&1 \
     || { cat "$scratch/initdb.log" >&2; exit 1; }
-  pg_port=$(free_port)
-  # Tuned for a scratch server: no durability needed, enough connections for e2e tests.
-  as_db_user "$pg_bin/pg_ctl" -D "$scratch/pgdata" -l "$scratch/postgres.log" -w -t 60 start \
-    -o "-p $pg_port -k $scratch/socket -c listen_addresses=127.0.0.1 -c fsync=off \
-        -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
-        -c shared_buffers=256MB" >/dev/null \
-    || { cat "$scratch/postgres.log" >&2; exit 1; }
+  # Tuned for a scratch server: no durability needed, enough connections for e2e tests. A
+  # port taken between the check and the bind (other test suites start servers too) is
+  # retried with another.
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    pg_port=$(free_port)
+    as_db_user "$pg_bin/pg_ctl" -D "$scratch/pgdata" -l "$scratch/postgres.log" -w -t 60 start \
+      -o "-p $pg_port -k $scratch/socket -c listen_addresses=127.0.0.1 -c fsync=off \
+          -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
+          -c shared_buffers=256MB" >/dev/null && break
+    if [ "$attempt" = 5 ]; then cat "$scratch/postgres.log" >&2; exit 1; fi
+    echo "services.sh: PostgreSQL did not start on port $pg_port; trying another" >&2
+  done
 
   redis_port=""
   if [ "${PROTEAN_TEST_NO_REDIS:-0}" != 1 ] && command -v redis-server >/dev/null; then
-    redis_port=$(free_port)
-    redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$scratch" --save '' \
-      --appendonly no --daemonize yes --pidfile "$scratch/redis.pid" \
-      --logfile "$scratch/redis.log" >/dev/null
-    for _ in $(seq 1 50); do
-      [ -f "$scratch/redis.pid" ] && break
-      sleep 0.1
+    for attempt in 1 2 3 4 5; do
+      redis_port=$(free_port)
+      redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$scratch" --save '' \
+        --appendonly no --daemonize yes --pidfile "$scratch/redis.pid" \
+        --logfile "$scratch/redis.log" >/dev/null
+      for _ in $(seq 1 50); do
+        if [ -f "$scratch/redis.pid" ] && kill -0 "$(cat "$scratch/redis.pid")" 2>/dev/null \
+          && (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null; then
+          break 2
+        fi
+        sleep 0.1
+      done
+      echo "services.sh: Redis did not start on port $redis_port; trying another" >&2
+      redis_port=""
     done
   fi
 

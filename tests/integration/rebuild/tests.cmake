@@ -13,3 +13,6 @@ protean_add_test(NAME sql_planning_test LABEL integration
 protean_add_test(NAME skips_test LABEL integration
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/skips_test.cc
   LIBS protean_admin_rebuild TIMEOUT 120)
+protean_add_test(NAME differential_test LABEL integration
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/differential_test.cc
+  LIBS protean_admin_rebuild TIMEOUT 300)
