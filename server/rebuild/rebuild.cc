@@ -1,6 +1,19 @@
 #include "server/rebuild/rebuild.h"
 
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "server/rebuild/engine.h"
+
 namespace protean_admin::rebuild {
+namespace {
+
+absl::Status ValidateOptions(const RebuildOptions& options) {
+  if (options.batch_size > 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("batch size must be a positive number, got ", options.batch_size));
+}
+
+}  // namespace
 
 std::string_view PhaseName(Phase phase) {
   switch (phase) {
@@ -22,6 +35,45 @@ std::string_view PhaseName(Phase phase) {
       return "done";
   }
   return "unknown";
+}
+
+absl::StatusOr<RebuildResult> RebuildProjection(const domain::Domain& domain,
+                                                std::string_view projection_name,
+                                                const RebuildOptions& options) {
+  RETURN_IF_ERROR(ValidateOptions(options));
+  const domain::Projection* projection = domain.FindProjection(projection_name);
+  if (projection == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("Projection '", std::string(projection_name), "' not found"));
+  }
+  // Cache-backed projections are always rebuilt in place (docs/design.md §4).
+  RebuildOptions effective = options;
+  if (projection->cache_backed()) effective.strategy = Strategy::kInplace;
+  Engine engine(domain, *projection, effective);
+  return engine.Run();
+}
+
+absl::StatusOr<std::vector<RebuildResult>> RebuildAllProjections(
+    const domain::Domain& domain, const RebuildOptions& options,
+    const std::function<void(const RebuildResult&)>& on_result) {
+  RETURN_IF_ERROR(ValidateOptions(options));
+  std::vector<RebuildResult> results;
+  for (const domain::Projection& projection : domain.projections) {
+    if (options.cancel != nullptr && options.cancel->cancelled()) {
+      return absl::CancelledError("Rebuild of all projections was cancelled");
+    }
+    absl::StatusOr<RebuildResult> result = RebuildProjection(domain, projection.name, options);
+    if (!result.ok() && absl::IsCancelled(result.status())) return result.status();
+    if (!result.ok()) {
+      RebuildResult failed;
+      failed.projection_name = projection.name;
+      failed.errors.push_back(std::string(result.status().message()));
+      result = std::move(failed);
+    }
+    if (on_result) on_result(*result);
+    results.push_back(*std::move(result));
+  }
+  return results;
 }
 
 }  // namespace protean_admin::rebuild

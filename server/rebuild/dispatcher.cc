@@ -1,0 +1,348 @@
+#include "server/rebuild/dispatcher.h"
+
+#include <algorithm>
+
+#include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "spdlog/spdlog.h"
+#include "storage/pg_pipeline.h"
+#include "storage/savepoint.h"
+
+namespace protean_admin::rebuild {
+namespace {
+
+// After this many failing SQL-form events in one isolated segment, the rest of the segment
+// runs one event at a time instead of re-sending the pipeline.
+constexpr int kPipelineRetries = 4;
+
+// Warnings remembered per epoch; an epoch with more may repeat the later ones on replay.
+constexpr size_t kRememberedWarnings = 100000;
+
+}  // namespace
+
+Dispatcher::Dispatcher(Targets targets, std::function<void(const std::string&)> warn)
+    : t_(std::move(targets)), warn_(std::move(warn)) {
+  default_key_.path = {t_.key_column};
+  default_key_.text = ":" + t_.key_column;
+  tally_.skips = SkipLog(t_.plan->projectors.size());
+}
+
+bool Dispatcher::Fatal(const absl::Status& status) const {
+  return t_.cache_backed || absl::IsUnavailable(status) || absl::IsCancelled(status) ||
+         !t_.writer->ok();
+}
+
+absl::Status Dispatcher::Apply(const std::vector<storage::MessageRef>& batch, bool isolated) {
+  isolated_ = isolated;
+  items_.clear();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const storage::MessageRef& m = batch[i];
+    const TypeEntry& type = TypeFor(m.Type());
+    if (type.resolution.event == nullptr) {
+      // Readers number messages by category, in the plan's order.
+      SkipUnresolvable(m, static_cast<int>(t_.plan->listeners[m.source].size()));
+      continue;
+    }
+    Collect(m, static_cast<int>(i), type);
+  }
+  // Runs of items of one form, in event order.
+  for (size_t begin = 0, end = 0; begin < items_.size(); begin = end) {
+    while (end < items_.size() && items_[end].action == items_[begin].action) ++end;
+    RETURN_IF_ERROR(items_[begin].action ? RunActionSegment(begin, end, batch, isolated)
+                                         : RunSqlSegment(begin, end, batch, isolated));
+  }
+  return absl::OkStatus();
+}
+
+const Dispatcher::TypeEntry& Dispatcher::TypeFor(std::string_view type) {
+  auto it = types_.find(absl::string_view(type.data(), type.size()));
+  if (it != types_.end()) return it->second;
+  TypeEntry entry;
+  entry.resolution = t_.domain->Resolve(type);
+  if (entry.resolution.event != nullptr) {
+    for (const domain::Projector* p : t_.plan->projectors) {
+      entry.handlers.push_back(p->FindHandler(entry.resolution.event->name));
+    }
+  }
+  return types_.emplace(std::string(type), std::move(entry)).first->second;
+}
+
+void Dispatcher::SkipUnresolvable(const storage::MessageRef& m, int listeners) {
+  tally_.skipped += listeners;
+  tally_.skips.Skipped(-1, "", m.Type(),
+                       "the type cannot be resolved (unknown, or an old version without an "
+                       "upcaster chain)",
+                       m.GlobalPosition(), listeners);
+  Warn(absl::StrCat("Skipping event of unresolvable type `", std::string(m.Type()),
+                    "` at global position ", m.GlobalPosition()),
+       /*error=*/false);
+}
+
+// One work item per listening projector with a handler; a known event without one counts as
+// dispatched to that projector.
+void Dispatcher::Collect(const storage::MessageRef& m, int index, const TypeEntry& type) {
+  bool loaded = false;
+  absl::Status load_status;
+  for (int p : t_.plan->listeners[m.source]) {
+    const domain::Handler* h = type.handlers[p];
+    last_projector_ = t_.plan->projectors[p]->name;
+    if (h == nullptr) {
+      ++tally_.dispatched;
+      continue;
+    }
+    if (!loaded) {
+      load_status = payload_.Load(m, type.resolution);
+      loaded = true;
+    }
+    WorkItem& w = items_.emplace_back();
+    w.message = index;
+    w.projector = p;
+    w.action = h->form == domain::Handler::Form::kAction;
+    if (!load_status.ok()) {
+      (w.action ? w.act.eval_status : w.sql.eval_status) = load_status;
+    } else if (w.action) {
+      EvalAction(*h, w.act);
+    } else {
+      EvalSql(*h, w.sql);
+    }
+  }
+}
+
+absl::StatusOr<Datum> Dispatcher::EvalValue(const domain::Value& value) {
+  if (value.parameter) return payload_.Get(*value.parameter);
+  return LiteralDatum(value.literal);
+}
+
+void Dispatcher::EvalAction(const domain::Handler& h, ActionItem& item) {
+  const HandlerColumns& hc = t_.columns->at(&h);
+  absl::StatusOr<Datum> key =
+      !h.key.parameter && h.key.literal.is_null() ? payload_.Get(default_key_) : EvalValue(h.key);
+  if (!key.ok()) {
+    item.eval_status = key.status();
+    return;
+  }
+  if (!key->is_null()) item.key = std::move(key->text);
+  auto fill = [&](const std::vector<std::pair<std::string, domain::Value>>& list,
+                  const std::vector<int>& indexes,
+                  std::vector<std::pair<int, Datum>>& out) -> bool {
+    out.reserve(list.size());
+    for (size_t i = 0; i < list.size(); ++i) {
+      absl::StatusOr<Datum> d = EvalValue(list[i].second);
+      if (!d.ok()) {
+        item.eval_status = d.status();
+        return false;
+      }
+      out.emplace_back(indexes[i], std::move(*d));
+    }
+    return true;
+  };
+  if (!fill(h.set, hc.set, item.set)) return;
+  if (!fill(h.insert, hc.insert, item.insert)) return;
+  if (!fill(h.increment, hc.increment, item.increment)) return;
+  item.remove = h.remove;
+}
+
+void Dispatcher::EvalSql(const domain::Handler& h, SqlItem& item) {
+  for (const domain::SqlStatement& statement : h.sql) {
+    std::vector<Datum>& values = item.values.emplace_back();
+    values.reserve(statement.parameters.size());
+    for (const domain::Parameter& p : statement.parameters) {
+      absl::StatusOr<Datum> d = payload_.Get(p);
+      if (!d.ok()) {
+        item.eval_status = d.status();
+        return;
+      }
+      values.push_back(*std::move(d));
+    }
+    item.statements.push_back(&statement);
+  }
+}
+
+void Dispatcher::Record(const WorkItem& item, const absl::Status& status,
+                        const std::vector<storage::MessageRef>& batch) {
+  tally_.skips.Handled(item.projector);
+  if (status.ok()) {
+    ++tally_.dispatched;
+    return;
+  }
+  ++tally_.skipped;
+  const storage::MessageRef& m = batch[item.message];
+  const std::string& projector = t_.plan->projectors[item.projector]->name;
+  const std::string reason = storage::PgPrimaryMessage(status);
+  tally_.skips.Skipped(item.projector, projector, m.Type(), reason, m.GlobalPosition());
+  Warn(absl::StrCat("Projector '", projector, "' failed to handle event ", std::string(m.Type()),
+                    " at global position ", m.GlobalPosition(), ": ", reason, " (event skipped)"),
+       /*error=*/true);
+}
+
+// Logs and passes on a warning, unless the epoch being replayed gave it already.
+void Dispatcher::Warn(const std::string& message, bool error) {
+  const size_t hash = absl::Hash<std::string>{}(message);
+  if (isolated_ && epoch_warnings_.contains(hash)) return;
+  if (!isolated_ && epoch_warnings_.size() < kRememberedWarnings) epoch_warnings_.insert(hash);
+  if (error) {
+    spdlog::error("{}", message);
+  } else {
+    spdlog::warn("{}", message);
+  }
+  if (warn_) warn_(message);
+}
+
+absl::Status Dispatcher::RunActionSegment(size_t begin, size_t end,
+                                          const std::vector<storage::MessageRef>& batch,
+                                          bool isolated) {
+  if (isolated) return WriteThrough(begin, end, batch);
+  // Folded into the held rows; written when the caller flushes the cache.
+  std::vector<const ActionItem*> acts;
+  acts.reserve(end - begin);
+  for (size_t i = begin; i < end; ++i) acts.push_back(&items_[i].act);
+  auto applied = t_.cache->Apply(acts);
+  if (!applied.ok()) {
+    if (Fatal(applied.status())) return applied.status();
+    spdlog::warn(
+        "Rebuild of {}: fetching rows failed ({}); replaying the last events one batch at a time",
+        t_.projection, std::string(applied.status().message()));
+    fallback_requested_ = true;
+    return applied.status();
+  }
+  for (size_t i = begin; i < end; ++i) Record(items_[i], (*applied)[i - begin], batch);
+  return absl::OkStatus();
+}
+
+// The segment folded and written at once in a savepoint; when that fails, one event at a
+// time, each in its own savepoint, skipping the failing ones.
+absl::Status Dispatcher::WriteThrough(size_t begin, size_t end,
+                                      const std::vector<storage::MessageRef>& batch) {
+  std::vector<const ActionItem*> acts;
+  for (size_t i = begin; i < end; ++i) acts.push_back(&items_[i].act);
+  std::vector<absl::Status> statuses;
+  absl::Status s = storage::InSavepoint(*t_.writer, "pa_segment", [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(statuses, FoldAndWrite(*t_.store, *t_.specs, acts));
+    return absl::OkStatus();
+  });
+  if (s.ok()) {
+    for (size_t i = begin; i < end; ++i) Record(items_[i], statuses[i - begin], batch);
+    return absl::OkStatus();
+  }
+  if (Fatal(s)) return s;
+  for (size_t i = begin; i < end; ++i) {
+    absl::Status outcome = items_[i].act.eval_status;
+    if (outcome.ok()) {
+      outcome = storage::InSavepoint(*t_.writer, "pa_event", [&]() -> absl::Status {
+        ASSIGN_OR_RETURN(std::vector<absl::Status> one,
+                         FoldAndWrite(*t_.store, *t_.specs, {&items_[i].act}));
+        return one[0];
+      });
+      if (!outcome.ok() && Fatal(outcome)) return outcome;
+    }
+    Record(items_[i], outcome, batch);
+  }
+  return absl::OkStatus();
+}
+
+// Binds the item's statements to its values; a failure that is the event's own is stored in
+// the item, a fatal one returned.
+absl::Status Dispatcher::BindSql(SqlItem& item) {
+  for (size_t c = 0; c < item.statements.size(); ++c) {
+    absl::StatusOr<storage::PipelineCommand> command =
+        t_.sql->Bind(*item.statements[c], item.values[c]);
+    if (!command.ok()) {
+      if (Fatal(command.status())) return command.status();
+      item.eval_status = command.status();
+      return absl::OkStatus();
+    }
+    item.commands.push_back(*std::move(command));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Dispatcher::RunSqlSegment(size_t begin, size_t end,
+                                       const std::vector<storage::MessageRef>& batch,
+                                       bool isolated) {
+  if (!isolated) {
+    // SQL sees the projection as one-by-one application would have left it: the held rows
+    // are written first and forgotten, with the knowledge that the table was emptied: the
+    // statements may write any row, which the cache must fetch afterwards.
+    absl::Status flushed = t_.cache->Flush();
+    if (!flushed.ok()) {
+      if (Fatal(flushed)) return flushed;
+      fallback_requested_ = true;
+      return flushed;
+    }
+  }
+  std::vector<size_t> pending;
+  for (size_t i = begin; i < end; ++i) {
+    SqlItem& item = items_[i].sql;
+    if (item.eval_status.ok()) RETURN_IF_ERROR(BindSql(item));
+    if (item.eval_status.ok()) {
+      pending.push_back(i);
+    } else {
+      Record(items_[i], item.eval_status, batch);
+    }
+  }
+  if (isolated) return RunPendingIsolated(pending, batch);
+  // Without a savepoint (each is a subtransaction, and rows updated by many of them in one
+  // transaction cost PostgreSQL MultiXact lookups on every later update): a failure rolls the
+  // epoch back and replays it isolated.
+  std::vector<storage::PipelineCommand> commands;
+  for (size_t i : pending) {
+    for (const storage::PipelineCommand& c : items_[i].sql.commands) commands.push_back(c);
+  }
+  ASSIGN_OR_RETURN(std::vector<absl::Status> statuses, storage::RunPipeline(*t_.writer, commands));
+  const int first = storage::FirstFailure(statuses);
+  if (first < 0) {
+    for (size_t i : pending) Record(items_[i], absl::OkStatus(), batch);
+    return absl::OkStatus();
+  }
+  if (Fatal(statuses[first])) return statuses[first];
+  spdlog::warn(
+      "Rebuild of {}: a SQL-form statement failed ({}); replaying the last events with "
+      "per-event isolation",
+      t_.projection, std::string(statuses[first].message()));
+  fallback_requested_ = true;
+  return statuses[first];
+}
+
+// The segment's pipeline in a savepoint; a failing statement's event is skipped and the rest
+// re-sent, and after a few failures one event at a time.
+absl::Status Dispatcher::RunPendingIsolated(std::vector<size_t>& pending,
+                                            const std::vector<storage::MessageRef>& batch) {
+  for (int failures = 0; !pending.empty() && failures < kPipelineRetries; ++failures) {
+    std::vector<storage::PipelineCommand> commands;
+    std::vector<size_t> owner;
+    for (size_t i : pending) {
+      for (const storage::PipelineCommand& c : items_[i].sql.commands) {
+        commands.push_back(c);
+        owner.push_back(i);
+      }
+    }
+    int first = -1;
+    absl::Status s = storage::InSavepoint(*t_.writer, "pa_segment", [&]() -> absl::Status {
+      ASSIGN_OR_RETURN(std::vector<absl::Status> statuses,
+                       storage::RunPipeline(*t_.writer, commands));
+      first = storage::FirstFailure(statuses);
+      return first < 0 ? absl::OkStatus() : statuses[first];
+    });
+    if (s.ok()) {
+      for (size_t i : pending) Record(items_[i], absl::OkStatus(), batch);
+      return absl::OkStatus();
+    }
+    if (Fatal(s) || first < 0) return s;
+    Record(items_[owner[first]], s, batch);
+    pending.erase(std::find(pending.begin(), pending.end(), owner[first]));
+  }
+  for (size_t i : pending) {
+    absl::Status outcome = storage::InSavepoint(*t_.writer, "pa_event", [&]() -> absl::Status {
+      ASSIGN_OR_RETURN(std::vector<absl::Status> statuses,
+                       storage::RunPipeline(*t_.writer, items_[i].sql.commands));
+      const int first = storage::FirstFailure(statuses);
+      return first < 0 ? absl::OkStatus() : statuses[first];
+    });
+    if (!outcome.ok() && Fatal(outcome)) return outcome;
+    Record(items_[i], outcome, batch);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace protean_admin::rebuild

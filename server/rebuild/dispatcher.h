@@ -1,0 +1,128 @@
+#ifndef PROTEAN_ADMIN_SERVER_REBUILD_DISPATCHER_H_
+#define PROTEAN_ADMIN_SERVER_REBUILD_DISPATCHER_H_
+
+// Applies batches of stored messages to a projection's handlers (docs/design.md §3 phase 7,
+// §4, §5): each message's type resolved (and its payload upcast), the message dispatched to
+// every listening projector in declaration order, the handlers' values read from the payload,
+// action-form items folded into the row cache and SQL-form statements sent in pipelines, in
+// the order of the events. Counts what was dispatched and skipped.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "server/domain/model.h"
+#include "server/rebuild/action_fold.h"
+#include "server/rebuild/event_payload.h"
+#include "server/rebuild/plan.h"
+#include "server/rebuild/skip_log.h"
+#include "server/rebuild/sql_statements.h"
+#include "storage/message_reader.h"
+#include "storage/pg_connection.h"
+#include "storage/projection_store.h"
+
+namespace protean_admin::rebuild {
+
+// What the dispatcher counted; an epoch that is replayed restores the copy taken at its start.
+struct Tally {
+  int64_t dispatched = 0;
+  int64_t skipped = 0;
+  SkipLog skips;
+};
+
+class Dispatcher {
+ public:
+  struct Targets {
+    const domain::Domain* domain = nullptr;
+    const RebuildPlan* plan = nullptr;
+    const ColumnsByHandler* columns = nullptr;
+    const std::vector<ColumnSpec>* specs = nullptr;
+    storage::ProjectionStore* store = nullptr;
+    RowCache* cache = nullptr;
+    SqlStatements* sql = nullptr;             // null for a cache-backed projection
+    storage::PgConnection* writer = nullptr;  // the projection's transaction
+    bool cache_backed = false;
+    std::string key_column;
+    std::string projection;  // its name, for logs
+  };
+
+  // `warn` is told every warning (once per epoch; they are logged here).
+  Dispatcher(Targets targets, std::function<void(const std::string&)> warn);
+
+  // Applies `batch`. Normally action items are folded into the row cache (written when the
+  // caller flushes it) and SQL statements run without savepoints; `isolated` (an epoch being
+  // replayed) writes every action segment through and isolates each failing event in a
+  // savepoint. Errors: a fatal one (connection lost, cancel, a cache-backed write), or one
+  // that the caller cures by replaying the epoch isolated (then fallback_requested()).
+  absl::Status Apply(const std::vector<storage::MessageRef>& batch, bool isolated);
+
+  bool fallback_requested() const { return fallback_requested_; }
+  void clear_fallback() { fallback_requested_ = false; }
+  // An epoch begins: its warnings are remembered so that its replay does not repeat them.
+  void BeginEpoch() { epoch_warnings_.clear(); }
+  Tally& tally() { return tally_; }
+  // The projector of the latest event dispatched (for progress).
+  const std::string& last_projector() const { return last_projector_; }
+  // True for errors nothing but a new rebuild can cure (the transaction cannot go on, or a
+  // cache-backed projection's writes, which cannot be rolled back, could be applied twice).
+  bool Fatal(const absl::Status& status) const;
+
+ private:
+  struct SqlItem {
+    absl::Status eval_status;  // not OK: the event fails without running anything
+    std::vector<const domain::SqlStatement*> statements;
+    std::vector<std::vector<Datum>> values;          // per statement, per parameter
+    std::vector<storage::PipelineCommand> commands;  // bound when run
+  };
+  struct WorkItem {
+    int message = 0;
+    int projector = 0;
+    bool action = true;
+    ActionItem act;
+    SqlItem sql;
+  };
+  struct TypeEntry {
+    domain::Resolution resolution;
+    std::vector<const domain::Handler*> handlers;  // per projector of the plan
+  };
+
+  const TypeEntry& TypeFor(std::string_view type);
+  void Collect(const storage::MessageRef& message, int index, const TypeEntry& type);
+  void SkipUnresolvable(const storage::MessageRef& message, int listeners);
+  absl::StatusOr<Datum> EvalValue(const domain::Value& value);
+  void EvalAction(const domain::Handler& handler, ActionItem& item);
+  void EvalSql(const domain::Handler& handler, SqlItem& item);
+  void Record(const WorkItem& item, const absl::Status& status,
+              const std::vector<storage::MessageRef>& batch);
+  void Warn(const std::string& message, bool error);
+  absl::Status RunActionSegment(size_t begin, size_t end,
+                                const std::vector<storage::MessageRef>& batch, bool isolated);
+  absl::Status WriteThrough(size_t begin, size_t end,
+                            const std::vector<storage::MessageRef>& batch);
+  absl::Status RunSqlSegment(size_t begin, size_t end,
+                             const std::vector<storage::MessageRef>& batch, bool isolated);
+  absl::Status BindSql(SqlItem& item);
+  absl::Status RunPendingIsolated(std::vector<size_t>& pending,
+                                  const std::vector<storage::MessageRef>& batch);
+
+  Targets t_;
+  std::function<void(const std::string&)> warn_;
+  domain::Parameter default_key_;  // ":<key column>", for handlers without `key`
+  absl::flat_hash_map<std::string, TypeEntry> types_;  // heterogeneous lookup: no copy
+  EventPayload payload_;
+  std::vector<WorkItem> items_;
+  Tally tally_;
+  std::string last_projector_;
+  bool fallback_requested_ = false;
+  bool isolated_ = false;  // the batch being applied is part of an epoch replay
+  // Hashes of the warnings given since the epoch began (bounded).
+  absl::flat_hash_set<size_t> epoch_warnings_;
+};
+
+}  // namespace protean_admin::rebuild
+
+#endif  // PROTEAN_ADMIN_SERVER_REBUILD_DISPATCHER_H_
