@@ -63,7 +63,10 @@ class CancellationToken {
 };
 
 struct RebuildOptions {
-  int batch_size = 500;  // must be > 0 (InvalidArgument otherwise, before anything)
+  // Events per batch; must be > 0 (InvalidArgument otherwise, before anything). Memory does not
+  // grow with it: a batch also ends once its events' text reaches storage::kMaxBatchBytes.
+  // (The daemon accepts at most proto/request_limits.h's kMaxBatchSize.)
+  int batch_size = 500;
   Strategy strategy = Strategy::kAtomic;
   // Write subscription positions for projectors that declare `subscriber`.
   bool hand_off = true;

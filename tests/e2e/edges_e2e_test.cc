@@ -1,0 +1,255 @@
+// Hardening at the edges (issue 14) through the real daemon and CLI, with raw gRPC calls
+// where a client other than the CLI could send anything: a batch size that used to abort the
+// daemon, and unbounded names and ids echoed into errors and logs.
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <climits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "protean/admin/v1/admin.grpc.pb.h"
+#include "proto/request_limits.h"
+#include "storage/pg_connection.h"
+#include "tests/e2e/e2e_support.h"
+#include "tests/harness/test_services.h"
+
+namespace protean_admin::e2e {
+namespace {
+
+namespace pb = ::protean::admin::v1;
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr int kUsers = 20;
+constexpr int kTransactions = 200;
+
+class EdgesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto services = testing::LoadTestServices();
+    ASSERT_TRUE(services.ok()) << services.status();
+    auto uri = testing::CreateScratchDatabase(*services, "edges");
+    ASSERT_TRUE(uri.ok()) << uri.status();
+    uri_ = *uri;
+    auto conn = storage::PgConnection::Connect(uri_);
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    conn_.emplace(std::move(*conn));
+    root_.Write("domain.toml", TestDomainToml({.uri = uri_, .health_port = FreePort()}));
+  }
+
+  void StartDaemon(const std::vector<std::string>& extra_args = {}) {
+    ASSERT_TRUE(daemon_.Start(extra_args))
+        << "daemon did not come up: " << daemon_.process().Stderr();
+  }
+  CliRun Cli(const std::vector<std::string>& args, std::map<std::string, std::string> env = {}) {
+    return daemon_.Cli(args, std::move(env));
+  }
+
+  // kUsers registrations, then kTransactions transactions of 1.0 spread over the users.
+  void WriteHistory() {
+    for (int u = 0; u < kUsers; ++u) {
+      auto w = testing::WriteMessage(
+          *conn_, absl::StrCat("test::user-u", u), "Test.Registered.v1",
+          absl::StrCat(R"({"user_id": "u)", u, R"(", "name": "U)", u, R"("})"));
+      ASSERT_TRUE(w.ok()) << w.status();
+    }
+    for (int t = 0; t < kTransactions; ++t) {
+      auto w = testing::WriteMessage(
+          *conn_, absl::StrCat("test::transaction-t", t), "Test.Transacted.v1",
+          absl::StrCat(R"({"user_id": "u)", t % kUsers, R"(", "amount": 1.0})"));
+      ASSERT_TRUE(w.ok()) << w.status();
+    }
+  }
+
+  std::string Query(const std::string& sql) {
+    auto r = conn_->Exec(sql);
+    if (!r.ok() || r->rows() != 1) return "<error: " + std::string(r.status().message()) + ">";
+    return std::string(r->Get(0, 0));
+  }
+
+  std::shared_ptr<grpc::Channel> Channel(int port = 0) const {
+    return grpc::CreateChannel(port == 0 ? daemon_.server() : absl::StrCat("127.0.0.1:", port),
+                               grpc::InsecureChannelCredentials());
+  }
+
+  // A raw RebuildProjection call read to its end: its final status.
+  grpc::Status RawRebuild(const pb::RebuildProjectionRequest& request,
+                          const std::string& requested_by = "") const {
+    auto stub = pb::ProjectionAdmin::NewStub(Channel());
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 60s);
+    if (!requested_by.empty()) context.AddMetadata("x-requested-by", requested_by);
+    auto reader = stub->RebuildProjection(&context, request);
+    pb::RebuildEvent event;
+    while (reader->Read(&event)) {
+    }
+    return reader->Finish();
+  }
+
+  // Every line the daemon logged so far is shorter than 4 KiB.
+  void ExpectShortLogLines() const {
+    for (const std::string& line : Lines(daemon_.process().Stderr())) {
+      EXPECT_LT(line.size(), 4096u) << line.substr(0, 200);
+    }
+  }
+
+  TempDir root_;
+  TempDir logs_;
+  std::string uri_;
+  std::optional<storage::PgConnection> conn_;
+  Daemon daemon_{root_.path(), logs_.path()};
+};
+
+// ---- 1. The batch size: bounded by both sides; the largest one accepted works ----
+
+TEST_F(EdgesTest, BatchSizeIsBoundedByTheCliAndTheDaemonAndTheLargestWorks) {
+  WriteHistory();
+  StartDaemon();
+  for (const std::string& size :
+       std::vector<std::string>{"2147483647", absl::StrCat(kMaxBatchSize + 1), "0"}) {
+    CliRun refused = Cli({"rebuild", "--projection=Balances", "--batch-size=" + size});
+    EXPECT_EQ(refused.exit_code, 2) << size << ": " << refused.out << refused.err;
+    EXPECT_THAT(refused.err, HasSubstr("--batch-size")) << size;
+    EXPECT_THAT(refused.err, HasSubstr(absl::StrCat(kMaxBatchSize))) << size;
+  }
+  // The CLI refused before calling: the daemon knows no job.
+  EXPECT_EQ(Cli({"jobs", "--json"}).out, "");
+
+  // A raw client: the daemon refuses on its own, and lives on.
+  for (int size : {INT_MAX, kMaxBatchSize + 1, -1}) {
+    pb::RebuildProjectionRequest request;
+    request.set_projection("Balances");
+    request.mutable_options()->set_batch_size(size);
+    grpc::Status status = RawRebuild(request);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << size << ": " << status.error_message();
+    EXPECT_EQ(status.error_message(),
+              absl::StrCat("batch_size must be between 1 and 100000 (0 means the default, 500), "
+                           "got ",
+                           size));
+    ASSERT_TRUE(daemon_.running()) << daemon_.process().Stderr();
+  }
+  auto stub = pb::ProjectionAdmin::NewStub(Channel());
+  grpc::ClientContext context;
+  pb::RebuildAllRequest all;
+  all.mutable_options()->set_batch_size(INT_MAX);
+  auto reader = stub->RebuildAll(&context, all);
+  pb::RebuildEvent event;
+  while (reader->Read(&event)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  CliRun largest =
+      Cli({"rebuild", "--projection=Balances", absl::StrCat("--batch-size=", kMaxBatchSize)});
+  EXPECT_EQ(largest.exit_code, 0) << largest.out << largest.err;
+  EXPECT_THAT(largest.out, StartsWith(absl::StrCat("Rebuilt projection 'Balances': ",
+                                                   kUsers + kTransactions, " events processed")));
+  EXPECT_EQ(Query("SELECT count(*) || '/' || sum(balance) FROM balances"),
+            absl::StrCat(kUsers, "/", kTransactions));
+  ASSERT_TRUE(daemon_.running());
+}
+
+// ---- 7. Names and ids are bounded at the RPC edge; echoes and log lines stay short ----
+
+TEST_F(EdgesTest, LongNamesAndIdsAreRefusedAndNeverEchoedWhole) {
+  WriteHistory();
+  StartDaemon();
+  auto stub = pb::ProjectionAdmin::NewStub(Channel());
+  const std::string huge_name(100 * 1024, 'P');
+  const std::string huge_id(3 * 1024 * 1024, 'j');
+
+  pb::RebuildProjectionRequest rebuild;
+  rebuild.set_projection(huge_name);
+  grpc::Status status = RawRebuild(rebuild);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), StartsWith("projection is longer than 256 bytes: 'PPPP"));
+  EXPECT_LT(status.error_message().size(), 200u);
+
+  // At the bound: looked up, not found, echoed abbreviated.
+  rebuild.set_projection(std::string(kMaxProjectionNameBytes, 'Q'));
+  status = RawRebuild(rebuild);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+  EXPECT_EQ(status.error_message(), absl::StrCat("Projection '", std::string(kMaxEchoBytes, 'Q'),
+                                                 "…(256 bytes)' not found"));
+
+  rebuild.set_projection("Balances");
+  rebuild.mutable_options()->set_domain(huge_name);
+  status = RawRebuild(rebuild);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), StartsWith("domain is longer than 1024 bytes"));
+
+  {
+    grpc::ClientContext context;
+    pb::ListProjectionsRequest request;
+    request.set_domain(huge_name);
+    pb::ListProjectionsResponse response;
+    status = stub->ListProjections(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  }
+  {
+    grpc::ClientContext context;
+    pb::ListRebuildsRequest request;
+    request.set_domain(huge_name);
+    pb::ListRebuildsResponse response;
+    status = stub->ListRebuilds(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  }
+  {
+    grpc::ClientContext context;
+    pb::CancelRebuildRequest request;
+    request.set_job_id(huge_id);
+    pb::CancelRebuildResponse response;
+    status = stub->CancelRebuild(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+    EXPECT_THAT(status.error_message(), StartsWith("job_id is longer than 256 bytes: 'jjjj"));
+    EXPECT_LT(status.error_message().size(), 200u);
+  }
+  {
+    grpc::ClientContext context;
+    pb::WatchRebuildRequest request;
+    request.set_job_id(huge_id);
+    auto reader = stub->WatchRebuild(&context, request);
+    pb::RebuildEvent event;
+    while (reader->Read(&event)) {
+    }
+    status = reader->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  }
+
+  // An unverified x-requested-by is logged and audited abbreviated.
+  rebuild.mutable_options()->clear_domain();
+  status = RawRebuild(rebuild, std::string(5000, 'r'));
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  CliRun jobs = Cli({"jobs", "--json"});
+  ASSERT_EQ(jobs.exit_code, 0) << jobs.err;
+  ASSERT_EQ(Lines(jobs.out).size(), 1u) << jobs.out;
+  EXPECT_EQ(nlohmann::json::parse(Lines(jobs.out)[0])["requested_by"],
+            std::string(256, 'r') + "…(5000 bytes)");
+
+  // The CLI refuses such arguments itself.
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"rebuild", "--projection=" + std::string(300, 'P')},
+        {"rebuild", "--domain=" + std::string(1100, 'd')},
+        {"cancel", std::string(300, 'j')},
+        {"watch", std::string(300, 'j')}}) {
+    CliRun refused = Cli(args);
+    EXPECT_EQ(refused.exit_code, 2) << args[0] << ": " << refused.out << refused.err;
+    EXPECT_THAT(refused.err, HasSubstr("is longer than")) << args[0];
+  }
+  ASSERT_TRUE(daemon_.running());
+  ExpectShortLogLines();
+}
+
+}  // namespace
+}  // namespace protean_admin::e2e
