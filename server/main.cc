@@ -1,6 +1,5 @@
-// protean-admind: the projection rebuild administration daemon (DESIGN.md §5-§7).
+// protean-admind: the projection rebuild administration daemon (README.md, deploy/README.md).
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <pthread.h>
@@ -217,8 +216,8 @@ int main(int argc, char** argv) {
   service::AdminService admin_service(service_options, registry.get(), tokens.get(), audit_ptr);
 
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  service::EnableReflection(builder);  // this listener only, never --health-listen
   int selected_port = 0;
   {
     absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =

@@ -1,8 +1,10 @@
 // Hardening at the edges (issue 14) through the real daemon and CLI, with raw gRPC calls
 // where a client other than the CLI could send anything: a batch size that used to abort the
-// daemon, and unbounded names and ids echoed into errors and logs.
+// daemon, the health-only listener that served reflection, and unbounded names and ids
+// echoed into errors and logs.
 
 #include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <climits>
@@ -16,9 +18,11 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "health_v1.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "protean/admin/v1/admin.grpc.pb.h"
 #include "proto/request_limits.h"
+#include "reflection_v1alpha.grpc.pb.h"
 #include "storage/pg_connection.h"
 #include "tests/e2e/e2e_support.h"
 #include "tests/harness/test_services.h"
@@ -29,8 +33,10 @@ namespace {
 namespace pb = ::protean::admin::v1;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
+constexpr char kCiToken[] = "ci-token-0123456789abcdef";
 constexpr int kUsers = 20;
 constexpr int kTransactions = 200;
 
@@ -158,6 +164,63 @@ TEST_F(EdgesTest, BatchSizeIsBoundedByTheCliAndTheDaemonAndTheLargestWorks) {
   EXPECT_EQ(Query("SELECT count(*) || '/' || sum(balance) FROM balances"),
             absl::StrCat(kUsers, "/", kTransactions));
   ASSERT_TRUE(daemon_.running());
+}
+
+// ---- 5. The health-only listener serves health and nothing else ----
+
+TEST_F(EdgesTest, HealthListenerServesHealthOnlyNotReflection) {
+  root_.Write("tokens", absl::StrCat("ci:", kCiToken, "\n"));
+  chmod((root_.path() + "/tokens").c_str(), 0600);
+  const int health_port = FreePort();
+  StartDaemon({"--auth-token-file", root_.path() + "/tokens", "--health-listen",
+               absl::StrCat("127.0.0.1:", health_port)});
+
+  // Lists the services through reflection on `port` (0: the main listener).
+  auto list_services = [&](int port, const std::string& token, std::vector<std::string>* names) {
+    auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(Channel(port));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 10s);
+    if (!token.empty()) context.AddMetadata("authorization", std::string("Bearer ") + token);
+    auto stream = reflection->ServerReflectionInfo(&context);
+    grpc::reflection::v1alpha::ServerReflectionRequest request;
+    request.set_list_services("");
+    grpc::reflection::v1alpha::ServerReflectionResponse response;
+    if (stream->Write(request) && stream->Read(&response)) {
+      for (const auto& s : response.list_services_response().service()) {
+        names->push_back(s.name());
+      }
+    }
+    stream->WritesDone();
+    return stream->Finish();
+  };
+
+  std::vector<std::string> names;
+  grpc::Status status = list_services(health_port, "", &names);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << status.error_message();
+  EXPECT_THAT(names, Not(::testing::Contains("protean.admin.v1.ProjectionAdmin")));
+  names.clear();
+  status = list_services(health_port, kCiToken, &names);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << status.error_message();
+  EXPECT_TRUE(names.empty());
+
+  // The admin service is not there either; health is.
+  auto admin = pb::ProjectionAdmin::NewStub(Channel(health_port));
+  grpc::ClientContext list_context;
+  pb::ListRebuildsResponse jobs;
+  EXPECT_EQ(admin->ListRebuilds(&list_context, pb::ListRebuildsRequest(), &jobs).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  auto health = grpc::health::v1::Health::NewStub(Channel(health_port));
+  grpc::ClientContext health_context;
+  grpc::health::v1::HealthCheckResponse answer;
+  ASSERT_TRUE(health->Check(&health_context, grpc::health::v1::HealthCheckRequest(), &answer).ok());
+  EXPECT_EQ(answer.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  // The main listener keeps reflection, behind the token.
+  names.clear();
+  EXPECT_EQ(list_services(0, "", &names).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  status = list_services(0, kCiToken, &names);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_THAT(names, ::testing::Contains("protean.admin.v1.ProjectionAdmin"));
 }
 
 // ---- 7. Names and ids are bounded at the RPC edge; echoes and log lines stay short ----
