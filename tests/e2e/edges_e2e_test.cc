@@ -1,7 +1,7 @@
 // Hardening at the edges (issue 14) through the real daemon and CLI, with raw gRPC calls
 // where a client other than the CLI could send anything: a batch size that used to abort the
-// daemon, the health-only listener that served reflection, and unbounded names and ids
-// echoed into errors and logs.
+// daemon, the health-only listener that served reflection, a column type spliced into SQL,
+// and unbounded names and ids echoed into errors and logs.
 
 #include <grpcpp/grpcpp.h>
 #include <sys/stat.h>
@@ -221,6 +221,45 @@ TEST_F(EdgesTest, HealthListenerServesHealthOnlyNotReflection) {
   status = list_services(0, kCiToken, &names);
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_THAT(names, ::testing::Contains("protean.admin.v1.ProjectionAdmin"));
+}
+
+// ---- 6. A declared column type is never spliced unchecked ----
+
+TEST_F(EdgesTest, ColumnTypeInjectionIsRefusedWhenTheDomainLoads) {
+  ASSERT_TRUE(conn_->Exec("CREATE TABLE victim (id int); INSERT INTO victim VALUES (1)").ok());
+  const std::string toml = TestDomainToml({.uri = uri_, .health_port = FreePort(), .extra = R"toml(
+[projections.Evil]
+key = "id"
+columns = { id = "text", x = "text); DROP TABLE victim; --" }
+
+[projectors.EvilProjector]
+projector_for = "Evil"
+aggregates = ["User"]
+)toml"});
+  root_.Write("evil/domain.toml", toml);
+  // Where the type's string starts: line and column (1-based).
+  const size_t at = toml.find("\"text);");
+  const size_t line_start = toml.rfind('\n', at) + 1;
+  const std::string where =
+      absl::StrCat("domain.toml:", std::count(toml.begin(), toml.begin() + at, '\n') + 1, ":",
+                   at - line_start + 1,
+                   ": key 'projections.Evil.columns.x': invalid SQL type: unexpected ')' at "
+                   "character 5");
+  WriteHistory();
+  StartDaemon();
+
+  CliRun rebuild = Cli({"rebuild", "--domain=evil", "--projection=Evil"});
+  EXPECT_EQ(rebuild.exit_code, 1) << rebuild.out << rebuild.err;
+  EXPECT_THAT(rebuild.out + rebuild.err, HasSubstr(where));
+  CliRun all = Cli({"rebuild", "--domain=evil"});
+  EXPECT_EQ(all.exit_code, 1) << all.out << all.err;
+  EXPECT_THAT(all.out + all.err, HasSubstr(where));
+  CliRun projections = Cli({"projections", "--domain=evil"});
+  EXPECT_EQ(projections.exit_code, 1) << projections.out << projections.err;
+  EXPECT_THAT(projections.out + projections.err, HasSubstr(where));
+
+  EXPECT_EQ(Query("SELECT count(*) FROM victim"), "1");
+  EXPECT_EQ(Query("SELECT to_regclass('evil') IS NULL"), "t");
 }
 
 // ---- 7. Names and ids are bounded at the RPC edge; echoes and log lines stay short ----
