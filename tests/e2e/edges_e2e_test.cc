@@ -1,9 +1,10 @@
 // Hardening at the edges (issue 14) through the real daemon and CLI, with raw gRPC calls
 // where a client other than the CLI could send anything: a batch size that used to abort the
 // daemon, the health-only listener that served reflection, a column type spliced into SQL,
-// and unbounded names and ids echoed into errors and logs.
+// unbounded names and ids echoed into errors and logs, and a token file emptied on SIGHUP.
 
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -37,6 +38,7 @@ using ::testing::Not;
 using ::testing::StartsWith;
 
 constexpr char kCiToken[] = "ci-token-0123456789abcdef";
+constexpr char kOpsToken[] = "ops-token-fedcba9876543210";
 constexpr int kUsers = 20;
 constexpr int kTransactions = 200;
 
@@ -351,6 +353,48 @@ TEST_F(EdgesTest, LongNamesAndIdsAreRefusedAndNeverEchoedWhole) {
   }
   ASSERT_TRUE(daemon_.running());
   ExpectShortLogLines();
+}
+
+// ---- 8. A token file emptied and reloaded revokes every token ----
+
+TEST_F(EdgesTest, EmptiedTokenFileRevokesEveryTokenOnSighup) {
+  const std::string tokens = root_.path() + "/tokens";
+  root_.Write("tokens", absl::StrCat("ci:", kCiToken, "\n"));
+  chmod(tokens.c_str(), 0600);
+  StartDaemon({"--auth-token-file", tokens});
+  const std::map<std::string, std::string> ci = {{"PROTEAN_ADMIN_TOKEN", kCiToken}};
+  const std::map<std::string, std::string> ops = {{"PROTEAN_ADMIN_TOKEN", kOpsToken}};
+  EXPECT_EQ(Cli({"projections"}, ci).exit_code, 0);
+
+  // The exit code of `projections` with `env` once it is `expected` (waiting for the reload).
+  auto settles_at = [&](const std::map<std::string, std::string>& env, int expected) {
+    int code = -1;
+    for (int i = 0; i < 100 && code != expected; ++i) {
+      std::this_thread::sleep_for(50ms);
+      code = Cli({"projections"}, env).exit_code;
+    }
+    return code;
+  };
+
+  root_.Write("tokens", "# every token revoked\n");
+  daemon_.process().Signal(SIGHUP);
+  EXPECT_EQ(settles_at(ci, 1), 1);
+  CliRun refused = Cli({"projections"}, ci);
+  EXPECT_THAT(refused.out, HasSubstr("invalid bearer token"));
+  EXPECT_THAT(daemon_.process().Stderr(), HasSubstr("TOKENS REVOKED"));
+  EXPECT_THAT(daemon_.process().Stderr(), HasSubstr("critical"));
+  // Health needs no token and still answers.
+  auto health = grpc::health::v1::Health::NewStub(Channel());
+  grpc::ClientContext context;
+  grpc::health::v1::HealthCheckResponse answer;
+  EXPECT_TRUE(health->Check(&context, grpc::health::v1::HealthCheckRequest(), &answer).ok());
+
+  // Tokens added again and reloaded work again.
+  root_.Write("tokens", absl::StrCat("ops:", kOpsToken, "\n"));
+  daemon_.process().Signal(SIGHUP);
+  EXPECT_EQ(settles_at(ops, 0), 0);
+  EXPECT_EQ(Cli({"projections"}, ci).exit_code, 1);
+  EXPECT_THAT(daemon_.process().Stderr(), Not(HasSubstr(kCiToken)));
 }
 
 }  // namespace

@@ -49,6 +49,6 @@ protean_add_e2e_test(security_e2e_test TIMEOUT 600 SOURCE security_e2e_test.cc
   DEFINITIONS MAKE_CERTS_SCRIPT="${PROJECT_SOURCE_DIR}/tests/harness/make_certs.sh")
 
 # Hardening at the edges (issue 14): request bounds, the health-only listener, declared column
-# types, echoes in errors and logs.
+# types, echoes in errors and logs, an emptied token file.
 protean_add_e2e_test(edges_e2e_test TIMEOUT 300 SOURCE edges_e2e_test.cc
   LIBS protean_admin_e2e_protos protean_admin_proto_names)
