@@ -5,9 +5,9 @@
 namespace protean_admin::storage {
 namespace {
 
-size_t TextBytes(const MessageRef& m) {
+size_t BatchBytes(const MessageRef& m) {
   return m.StreamName().size() + m.Type().size() + m.Data().size() + m.Time().size() +
-         m.Id().size();
+         m.Id().size() + kBatchBytesPerMessage;
 }
 
 }  // namespace
@@ -51,7 +51,7 @@ void MessagePrefetcher::Run() {
         exhausted = true;
         break;
       }
-      bytes += TextBytes(**next);
+      bytes += BatchBytes(**next);
       batch.push_back(std::move(**next));
     }
     std::unique_lock<std::mutex> lock(mu_);

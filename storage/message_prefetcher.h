@@ -5,11 +5,12 @@
 // The merger's connection belongs to that thread until the prefetcher is destroyed.
 //
 // Memory does not depend on the batch size asked for: a batch holds at most `batch_size`
-// messages but ends early once the text of its messages (stream name, type, data, time, id)
-// reaches `max_batch_bytes`; nothing is reserved by `batch_size` (a batch grows as messages
-// arrive). At most `depth` batches are queued, plus the one being read, plus one page per
-// category (storage/message_reader.h bounds pages). A batch only groups work (and, with the
-// in-place strategy, commits): where one ends changes nothing in what is read, nor in order.
+// messages but ends early once its messages reach `max_batch_bytes`, each counting its text
+// (stream name, type, data, time, id) plus kBatchBytesPerMessage; nothing is reserved by
+// `batch_size` (a batch grows as messages arrive). At most `depth` batches are queued, plus the one
+// being read, plus one page per category (storage/message_reader.h bounds pages). A batch only
+// groups work (and, with the in-place strategy, commits): where one ends changes nothing in what is
+// read, nor in order.
 
 #include <condition_variable>
 #include <cstddef>
@@ -24,8 +25,13 @@
 
 namespace protean_admin::storage {
 
-// Where a batch ends early (its messages' text), whatever its size.
-inline constexpr size_t kMaxBatchBytes = size_t{16} << 20;
+// Where a batch ends early, whatever its size. With the bank benchmark's events (about 150
+// bytes of text) a batch ends near 20,000 events; the rebuild engine then peaks below 70 MiB
+// whatever the batch size (bench/README.md).
+inline constexpr size_t kMaxBatchBytes = size_t{8} << 20;
+// What a message counts for besides its text: its page row and reference (about 100 bytes)
+// and a share of the per-event state of whoever applies the batch.
+inline constexpr size_t kBatchBytesPerMessage = 256;
 // Messages reserved up front per batch at most.
 inline constexpr size_t kMaxReservedBatchMessages = 1024;
 

@@ -138,11 +138,12 @@ TEST_F(PrefetcherTest, StreamedPagesEndAtTheirByteBound) {
   EXPECT_GE(pages.size(), 3u);
 }
 
-// A batch ends early once its messages' text reaches the byte bound; the next one goes on
-// where it ended, and the end is still found (a short batch no longer means the end).
+// A batch ends early once its messages (text plus kBatchBytesPerMessage each) reach the byte
+// bound; the next one goes on where it ended, and the end is still found (a short batch no
+// longer means the end).
 TEST_F(PrefetcherTest, BatchesEndEarlyAtTheirByteBoundAndLoseNothing) {
   WriteMessages(300, 1000);
-  constexpr size_t kBound = 10000;  // about 9 messages of ~1030 bytes
+  constexpr size_t kBound = 10000;  // about 8 messages of ~1030 bytes (+256 each)
   for (bool streaming : {true, false}) {
     MessagePrefetcher prefetcher(streaming ? Streaming(100) : Keyset(100), 1000, 2, kBound);
     auto batches = Drain(prefetcher);
@@ -152,7 +153,7 @@ TEST_F(PrefetcherTest, BatchesEndEarlyAtTheirByteBoundAndLoseNothing) {
       size_t bytes = 0;
       for (const MessageRef& m : batches[i]) {
         EXPECT_LT(bytes, kBound) << "batch " << i << " went on after its bound";
-        bytes += m.StreamName().size() + m.Type().size() + m.Data().size();
+        bytes += m.StreamName().size() + m.Type().size() + m.Data().size() + kBatchBytesPerMessage;
       }
       EXPECT_GE(bytes, kBound) << "batch " << i << " ended before its bound";
     }
