@@ -67,11 +67,11 @@ int main(int argc, char** argv) {
                    "Domain to load, resolved on the daemon inside its domain root "
                    "($PROTEAN_DOMAIN wins)")
       ->capture_default_str()
-      ->check(AtMostBytes("--domain", protean_admin::kMaxDomainSpecBytes));
+      ->check(AtMostBytes("domain", protean_admin::kMaxDomainSpecBytes));
   rebuild_cmd
       ->add_option("--projection", rebuild.projection,
                    "Projection to rebuild (default: all of them)")
-      ->check(AtMostBytes("--projection", protean_admin::kMaxProjectionNameBytes));
+      ->check(AtMostBytes("projection name", protean_admin::kMaxProjectionNameBytes));
   rebuild_cmd
       ->add_option("--batch-size", rebuild.batch_size,
                    absl::StrCat("Events per page and batch, 1 to ", protean_admin::kMaxBatchSize))
@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
   CLI::App* projections_cmd = app.add_subcommand("projections", "List the projections of a domain");
   projections_cmd->add_option("--domain", projections_domain, "Domain to load")
       ->capture_default_str()
-      ->check(AtMostBytes("--domain", protean_admin::kMaxDomainSpecBytes));
+      ->check(AtMostBytes("domain", protean_admin::kMaxDomainSpecBytes));
   projections_cmd->add_flag("--json", projections_json, "Print JSON lines");
 
   bool jobs_running = false;
@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
       ->add_option("--domain", jobs_domain,
                    "Also read the audit trail of this domain's database (history of "
                    "earlier daemon runs); $PROTEAN_DOMAIN wins")
-      ->check(AtMostBytes("--domain", protean_admin::kMaxDomainSpecBytes));
+      ->check(AtMostBytes("domain", protean_admin::kMaxDomainSpecBytes));
   jobs_cmd->add_flag("--running", jobs_running, "Only running jobs");
   jobs_cmd->add_flag("--json", jobs_json, "Print JSON lines");
 
@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
       app.add_subcommand("watch", "Follow a rebuild job (its history, then live)");
   watch_cmd->add_option("JOB", watch_job, "Job id")
       ->required()
-      ->check(AtMostBytes("JOB", protean_admin::kMaxJobIdBytes));
+      ->check(AtMostBytes("job id", protean_admin::kMaxJobIdBytes));
   watch_cmd->add_flag("--json", watch_json, "Print JSON lines");
 
   std::string cancel_job;
@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
       "cancel", "Cancel a rebuild job and wait for it to end (atomic rebuilds roll back)");
   cancel_cmd->add_option("JOB", cancel_job, "Job id")
       ->required()
-      ->check(AtMostBytes("JOB", protean_admin::kMaxJobIdBytes));
+      ->check(AtMostBytes("job id", protean_admin::kMaxJobIdBytes));
   cancel_cmd->add_flag("--json", cancel_json, "Print JSON lines");
 
   try {

@@ -16,8 +16,8 @@
 namespace protean_admin {
 
 // RebuildOptions.batch_size: 1..kMaxBatchSize (0 means kDefaultBatchSize). Protean pages 500
-// events; operators use up to tens of thousands. Memory does not grow with the batch size
-// (storage/message_prefetcher.h bounds a batch's bytes), so the bound only refuses nonsense.
+// events; operators use up to tens of thousands. Memory stays bounded whatever the batch size
+// (storage/message_prefetcher.h bounds a batch's bytes); the bound refuses nonsense.
 inline constexpr int kDefaultBatchSize = 500;
 inline constexpr int kMaxBatchSize = 100000;
 // RebuildProjectionRequest.projection (a Python class name in domain.toml).

@@ -4,13 +4,13 @@
 // Reads merged batches on a background thread while the caller applies the previous ones.
 // The merger's connection belongs to that thread until the prefetcher is destroyed.
 //
-// Memory does not depend on the batch size asked for: a batch holds at most `batch_size`
+// Memory stays bounded whatever the batch size asked for: a batch holds at most `batch_size`
 // messages but ends early once its messages reach `max_batch_bytes`, each counting its text
 // (stream name, type, data, time, id) plus kBatchBytesPerMessage; nothing is reserved by
-// `batch_size` (a batch grows as messages arrive). At most `depth` batches are queued, plus the one
-// being read, plus one page per category (storage/message_reader.h bounds pages). A batch only
-// groups work (and, with the in-place strategy, commits): where one ends changes nothing in what is
-// read, nor in order.
+// `batch_size` (a batch grows as messages arrive). At most `depth` batches are queued, plus
+// the one being read, plus one page per category (storage/message_reader.h bounds pages). A
+// batch only groups work (and, with the in-place strategy, commits): where one ends changes
+// nothing in what is read, nor in its order.
 
 #include <condition_variable>
 #include <cstddef>

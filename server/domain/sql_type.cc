@@ -81,8 +81,9 @@ class TypeScanner {
       SkipBlanks();
       if (AtEnd()) return Fail("has an unclosed '('");
       if (Peek() == ')') break;
-      if (Peek() != ',')
+      if (Peek() != ',') {
         return Fail(absl::StrCat("unexpected ", Describe(Peek()), " in the modifiers"));
+      }
       ++at_;
     }
     ++at_;

@@ -63,9 +63,10 @@ class CancellationToken {
 };
 
 struct RebuildOptions {
-  // Events per batch; must be > 0 (InvalidArgument otherwise, before anything). Memory does not
-  // grow with it: a batch also ends once its events' text reaches storage::kMaxBatchBytes.
-  // (The daemon accepts at most proto/request_limits.h's kMaxBatchSize.)
+  // Events per batch; must be > 0 (InvalidArgument otherwise, before anything). Memory stays
+  // bounded whatever it is: a batch also ends early, at storage::kMaxBatchBytes
+  // (storage/message_prefetcher.h). The daemon accepts at most kMaxBatchSize
+  // (proto/request_limits.h).
   int batch_size = 500;
   Strategy strategy = Strategy::kAtomic;
   // Write subscription positions for projectors that declare `subscriber`.
