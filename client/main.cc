@@ -8,11 +8,27 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "client/commands.h"
 #include "client/output.h"
+#include "proto/request_limits.h"
 #include "version.h"
 
 using namespace protean_admin::client;  // NOLINT
+
+namespace {
+
+// Refuses an argument longer than the daemon accepts (proto/request_limits.h), before calling.
+CLI::Validator AtMostBytes(std::string field, size_t max_bytes) {
+  return CLI::Validator(
+      [field, max_bytes](std::string& value) {
+        absl::Status s = protean_admin::CheckLength(field, value, max_bytes);
+        return s.ok() ? std::string() : std::string(s.message());
+      },
+      absl::StrCat("at most ", max_bytes, " bytes"));
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -50,12 +66,17 @@ int main(int argc, char** argv) {
       ->add_option("--domain", rebuild_domain,
                    "Domain to load, resolved on the daemon inside its domain root "
                    "($PROTEAN_DOMAIN wins)")
-      ->capture_default_str();
-  rebuild_cmd->add_option("--projection", rebuild.projection,
-                          "Projection to rebuild (default: all of them)");
-  rebuild_cmd->add_option("--batch-size", rebuild.batch_size, "Events per page and batch")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(AtMostBytes("domain", protean_admin::kMaxDomainSpecBytes));
+  rebuild_cmd
+      ->add_option("--projection", rebuild.projection,
+                   "Projection to rebuild (default: all of them)")
+      ->check(AtMostBytes("projection name", protean_admin::kMaxProjectionNameBytes));
+  rebuild_cmd
+      ->add_option("--batch-size", rebuild.batch_size,
+                   absl::StrCat("Events per page and batch, 1 to ", protean_admin::kMaxBatchSize))
+      ->capture_default_str()
+      ->check(CLI::Range(1, protean_admin::kMaxBatchSize));
   rebuild_cmd->add_option("--strategy", rebuild.strategy, "atomic or inplace")
       ->capture_default_str()
       ->check(CLI::IsMember({"atomic", "inplace"}));
@@ -82,7 +103,8 @@ int main(int argc, char** argv) {
   bool projections_json = false;
   CLI::App* projections_cmd = app.add_subcommand("projections", "List the projections of a domain");
   projections_cmd->add_option("--domain", projections_domain, "Domain to load")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(AtMostBytes("domain", protean_admin::kMaxDomainSpecBytes));
   projections_cmd->add_flag("--json", projections_json, "Print JSON lines");
 
   bool jobs_running = false;
@@ -90,9 +112,11 @@ int main(int argc, char** argv) {
   std::string jobs_domain;
   CLI::App* jobs_cmd = app.add_subcommand(
       "jobs", "List rebuild jobs of the daemon (running ones and its audit trail)");
-  jobs_cmd->add_option("--domain", jobs_domain,
-                       "Also read the audit trail of this domain's database (history of "
-                       "earlier daemon runs); $PROTEAN_DOMAIN wins");
+  jobs_cmd
+      ->add_option("--domain", jobs_domain,
+                   "Also read the audit trail of this domain's database (history of "
+                   "earlier daemon runs); $PROTEAN_DOMAIN wins")
+      ->check(AtMostBytes("domain", protean_admin::kMaxDomainSpecBytes));
   jobs_cmd->add_flag("--running", jobs_running, "Only running jobs");
   jobs_cmd->add_flag("--json", jobs_json, "Print JSON lines");
 
@@ -100,14 +124,18 @@ int main(int argc, char** argv) {
   bool watch_json = false;
   CLI::App* watch_cmd =
       app.add_subcommand("watch", "Follow a rebuild job (its history, then live)");
-  watch_cmd->add_option("JOB", watch_job, "Job id")->required();
+  watch_cmd->add_option("JOB", watch_job, "Job id")
+      ->required()
+      ->check(AtMostBytes("job id", protean_admin::kMaxJobIdBytes));
   watch_cmd->add_flag("--json", watch_json, "Print JSON lines");
 
   std::string cancel_job;
   bool cancel_json = false;
   CLI::App* cancel_cmd = app.add_subcommand(
       "cancel", "Cancel a rebuild job and wait for it to end (atomic rebuilds roll back)");
-  cancel_cmd->add_option("JOB", cancel_job, "Job id")->required();
+  cancel_cmd->add_option("JOB", cancel_job, "Job id")
+      ->required()
+      ->check(AtMostBytes("job id", protean_admin::kMaxJobIdBytes));
   cancel_cmd->add_flag("--json", cancel_json, "Print JSON lines");
 
   try {

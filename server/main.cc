@@ -1,6 +1,5 @@
-// protean-admind: the projection rebuild administration daemon (DESIGN.md §5-§7).
+// protean-admind: the projection rebuild administration daemon (README.md, deploy/README.md).
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <pthread.h>
@@ -86,7 +85,9 @@ int main(int argc, char** argv) {
                  "PEM CA bundle: mutual TLS, client certificates signed by it are required");
   app.add_option("--auth-token-file", token_file,
                  "File of 'name:token' lines; every call but health then needs "
-                 "'authorization: Bearer <token>'. Re-read on SIGHUP");
+                 "'authorization: Bearer <token>'. Re-read on SIGHUP: a file emptied of "
+                 "tokens then revokes them all, an unreadable or malformed one keeps the "
+                 "tokens loaded before (at start-up both are refused)");
   app.add_flag("--insecure", insecure,
                "Allow listening on a non-loopback address without TLS and tokens (dangerous)");
   app.add_option("--audit-database", audit_database,
@@ -218,8 +219,8 @@ int main(int argc, char** argv) {
   service::AdminService admin_service(service_options, registry.get(), tokens.get(), audit_ptr);
 
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  service::EnableReflection(builder);  // this listener only, never --health-listen
   int selected_port = 0;
   {
     absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
@@ -274,7 +275,12 @@ int main(int argc, char** argv) {
       spdlog::info("SIGHUP: no --auth-token-file configured, nothing to reload");
       continue;
     }
-    if (absl::Status reloaded = tokens->Reload(); reloaded.ok()) {
+    if (absl::Status reloaded = tokens->Reload(); reloaded.ok() && tokens->size() == 0) {
+      service::LogRecord(spdlog::level::critical,
+                         "TOKENS REVOKED: the token file has no entries; every call but health "
+                         "is refused until tokens are added to it and SIGHUP is sent",
+                         {{"file", token_file}, {"tokens", 0}});
+    } else if (reloaded.ok()) {
       service::LogRecord(spdlog::level::info, "tokens reloaded",
                          {{"file", token_file}, {"tokens", tokens->size()}});
     } else {

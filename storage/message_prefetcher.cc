@@ -1,9 +1,23 @@
 #include "storage/message_prefetcher.h"
 
-namespace protean_admin::storage {
+#include <algorithm>
 
-MessagePrefetcher::MessagePrefetcher(MessageMerger merger, int batch_size, size_t depth)
-    : merger_(std::move(merger)), batch_size_(batch_size), depth_(depth == 0 ? 1 : depth) {
+namespace protean_admin::storage {
+namespace {
+
+size_t BatchBytes(const MessageRef& m) {
+  return m.StreamName().size() + m.Type().size() + m.Data().size() + m.Time().size() +
+         m.Id().size() + kBatchBytesPerMessage;
+}
+
+}  // namespace
+
+MessagePrefetcher::MessagePrefetcher(MessageMerger merger, int batch_size, size_t depth,
+                                     size_t max_batch_bytes)
+    : merger_(std::move(merger)),
+      batch_size_(static_cast<size_t>(std::max(batch_size, 1))),
+      depth_(depth == 0 ? 1 : depth),
+      max_batch_bytes_(max_batch_bytes) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -23,24 +37,28 @@ void MessagePrefetcher::Run() {
       if (stop_) return;
     }
     std::vector<MessageRef> batch;
-    batch.reserve(batch_size_);
+    batch.reserve(std::min(batch_size_, kMaxReservedBatchMessages));
     absl::Status error;
-    while (static_cast<int>(batch.size()) < batch_size_) {
+    bool exhausted = false;
+    size_t bytes = 0;
+    while (batch.size() < batch_size_ && bytes < max_batch_bytes_) {
       auto next = merger_.Next();
       if (!next.ok()) {
         error = next.status();
         break;
       }
-      if (!next->has_value()) break;
+      if (!next->has_value()) {
+        exhausted = true;
+        break;
+      }
+      bytes += BatchBytes(**next);
       batch.push_back(std::move(**next));
     }
-    const bool exhausted = static_cast<int>(batch.size()) < batch_size_;
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [this] { return stop_ || queue_.size() < depth_; });
     if (stop_) return;
     if (!batch.empty()) queue_.push_back(std::move(batch));
     if (!error.ok() || exhausted) {
-      // An error, or a short batch: the merger is exhausted.
       status_ = error;
       done_ = true;
       cv_.notify_all();

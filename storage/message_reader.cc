@@ -221,9 +221,9 @@ absl::StatusOr<bool> CategoryReader::ReadyStreaming() {
   }
   PGconn* pg = conn_->get();
   auto page = std::make_shared<MessagePage>(columns_);
-  page->Reserve(page_size_, last_page_bytes_ + last_page_bytes_ / 4);
+  page->Reserve(page_size_, std::min(last_page_bytes_ + last_page_bytes_ / 4, kMaxPageBytes));
   bool ended = false;
-  while (page->rows() < page_size_) {
+  while (page->rows() < page_size_ && page->buffer_bytes() < kMaxPageBytes) {
     char* buffer = nullptr;
     int n = PQgetCopyData(pg, &buffer, 0);
     if (n == -1) {

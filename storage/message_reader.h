@@ -3,8 +3,12 @@
 
 // Reading Message DB for a rebuild: the head snapshot of the categories, one binary COPY
 // stream over all of them in global_position order (or keyset pages of one category up to
-// its head, merged k-way). Memory is bounded by the page size.
+// its head, merged k-way). Memory is bounded by the page: at most kMaxPageRows messages
+// whatever page size a reader is given, and a streamed page ends early once its text reaches
+// kMaxPageBytes. The page size only sets how much is read at once, never what is read.
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -17,6 +21,12 @@
 #include "storage/pg_connection.h"
 
 namespace protean_admin::storage {
+
+// The most messages a page holds (larger page sizes are read kMaxPageRows at a time).
+inline constexpr int kMaxPageRows = 1000;
+// A streamed page ends once its messages' text reaches this (a single larger message still
+// makes a page of its own).
+inline constexpr size_t kMaxPageBytes = size_t{4} << 20;
 
 // Sets the search_path of an event store connection so that Message DB's functions work.
 absl::Status PrepareEventStoreConnection(PgConnection& conn);
@@ -126,13 +136,14 @@ struct MessageRef {
 // category "x:snapshot" / "x:command" in Message DB's sense.
 class CategoryReader {
  public:
-  // Reads global positions in (after, head].
+  // Reads global positions in (after, head], `page_size` messages at a time (at most
+  // kMaxPageRows, at least 1).
   CategoryReader(PgConnection* conn, std::string category, int64_t head, int page_size,
                  ReadColumns columns, int64_t after = 0)
       : conn_(conn),
         category_(std::move(category)),
         head_(head),
-        page_size_(page_size),
+        page_size_(std::clamp(page_size, 1, kMaxPageRows)),
         columns_(columns),
         last_(after) {}
   // A streaming reader of several categories at once: one `COPY (SELECT ... WHERE

@@ -65,7 +65,8 @@ absl::Status CreateTable(PgConnection& conn, std::string_view schema, std::strin
   bool key_declared = false;
   for (size_t i = 0; i < columns.size(); ++i) {
     if (i > 0) sql += ", ";
-    // The type is operator configuration (domain.toml), spliced as SQL by design.
+    // The type is spliced as it is: the domain loader accepts only a type name with optional
+    // modifiers and array brackets (server/domain/sql_type.h).
     absl::StrAppend(&sql, QuoteIdent(columns[i].first), " ", columns[i].second);
     if (columns[i].first == key) key_declared = true;
   }

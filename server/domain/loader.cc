@@ -32,6 +32,7 @@
 #include "server/domain/env_substitution.h"
 #include "server/domain/names.h"
 #include "server/domain/parameters.h"
+#include "server/domain/sql_type.h"
 #include "server/domain/upcasters.h"
 
 namespace protean_admin::domain {
@@ -726,6 +727,10 @@ absl::Status Loader::ReadProjections(Fields& root) {
         if (!column.node->is_string()) return TypeError(*column.node, key, "a string (SQL type)");
         if (column.key->str().empty() || column.node->as_string()->get().empty()) {
           return Error(column.node->source(), key, "column name and SQL type must not be empty");
+        }
+        // CREATE TABLE splices the type as it is.
+        if (absl::Status valid = CheckSqlType(column.node->as_string()->get()); !valid.ok()) {
+          return Error(column.node->source(), key, Msg(valid));
         }
         projection.columns.emplace_back(Str(column.key->str()), column.node->as_string()->get());
       }

@@ -81,7 +81,11 @@ class CancellationToken {
 };
 
 struct RebuildOptions {
-  int batch_size = 500;  // must be > 0 (InvalidArgument otherwise, before anything)
+  // Events per batch; must be > 0 (InvalidArgument otherwise, before anything). Memory stays
+  // bounded whatever it is: a batch also ends early, at storage::kMaxBatchBytes
+  // (storage/message_prefetcher.h). The daemon accepts at most kMaxBatchSize
+  // (proto/request_limits.h).
+  int batch_size = 500;
   Strategy strategy = Strategy::kAtomic;
   // Write subscription positions for projectors that declare `subscriber`.
   bool hand_off = true;

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "proto/job_state_name.h"
+#include "proto/request_limits.h"
 #include "server/domain/loader.h"
 #include "server/service/logging.h"
 #include "server/service/status_convert.h"
@@ -30,13 +31,13 @@ std::string RequestedByOf(const grpc::ServerContext& context, const Principal& p
   const auto& metadata = context.client_metadata();
   auto it = metadata.find(kRequestedByMetadata);
   if (it == metadata.end() || it->second.empty()) return "anonymous";
-  return std::string(it->second.data(), it->second.size());
+  return Abbreviate(std::string_view(it->second.data(), it->second.size()), kMaxRequestedByBytes);
 }
 
 absl::Status ApplyOptions(const pb::RebuildOptions& options, JobSpec* spec) {
-  if (options.batch_size() < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("batch_size must be positive, got ", options.batch_size()));
+  if (absl::Status s = CheckBatchSize(options.batch_size()); !s.ok()) return s;
+  if (absl::Status s = CheckLength("domain", options.domain(), kMaxDomainSpecBytes); !s.ok()) {
+    return s;
   }
   if (options.strategy() != pb::STRATEGY_UNSPECIFIED && options.strategy() != pb::STRATEGY_ATOMIC &&
       options.strategy() != pb::STRATEGY_INPLACE) {
@@ -44,7 +45,7 @@ absl::Status ApplyOptions(const pb::RebuildOptions& options, JobSpec* spec) {
         absl::StrCat("unknown strategy ", static_cast<int>(options.strategy())));
   }
   spec->domain = options.domain().empty() ? "." : options.domain();
-  spec->batch_size = options.batch_size() == 0 ? 500 : options.batch_size();
+  spec->batch_size = options.batch_size() == 0 ? kDefaultBatchSize : options.batch_size();
   spec->strategy =
       options.strategy() == pb::STRATEGY_INPLACE ? pb::STRATEGY_INPLACE : pb::STRATEGY_ATOMIC;
   spec->force = options.force();
@@ -186,14 +187,18 @@ grpc::Status AdminService::RebuildProjection(grpc::ServerContext* context,
   if (request->projection().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "projection must be given");
   }
+  if (absl::Status s = CheckLength("projection", request->projection(), kMaxProjectionNameBytes);
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   JobSpec spec;
   absl::Status status = ApplyOptions(request->options(), &spec);
   if (!status.ok()) return ToGrpcStatus(status);
   absl::StatusOr<std::shared_ptr<const domain::Domain>> domain = Load(spec.domain);
   if (!domain.ok()) return ToGrpcStatus(domain.status());
   if ((*domain)->FindProjection(request->projection()) == nullptr) {
-    return ToGrpcStatus(
-        absl::NotFoundError(absl::StrCat("Projection '", request->projection(), "' not found")));
+    return ToGrpcStatus(absl::NotFoundError(
+        absl::StrCat("Projection '", Abbreviate(request->projection()), "' not found")));
   }
   spec.all = false;
   spec.projection = request->projection();
@@ -227,6 +232,9 @@ grpc::Status AdminService::ListProjections(grpc::ServerContext* context,
                                            pb::ListProjectionsResponse* response) {
   Principal principal;
   if (grpc::Status s = AuthorizeCallStatus(*context, tokens_, &principal); !s.ok()) return s;
+  if (absl::Status s = CheckLength("domain", request->domain(), kMaxDomainSpecBytes); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   absl::StatusOr<std::shared_ptr<const domain::Domain>> domain = Load(request->domain());
   if (!domain.ok()) return ToGrpcStatus(domain.status());
   // Opening the domain's audit table marks rebuilds of a crashed earlier run interrupted.
@@ -242,6 +250,9 @@ grpc::Status AdminService::ListRebuilds(grpc::ServerContext* context,
                                         pb::ListRebuildsResponse* response) {
   Principal principal;
   if (grpc::Status s = AuthorizeCallStatus(*context, tokens_, &principal); !s.ok()) return s;
+  if (absl::Status s = CheckLength("domain", request->domain(), kMaxDomainSpecBytes); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   std::vector<pb::JobInfo> jobs = registry_->List(request->running_only());
   if (audit_ != nullptr) {
     if (!request->domain().empty()) {
@@ -269,6 +280,9 @@ grpc::Status AdminService::WatchRebuild(grpc::ServerContext* context,
                                         grpc::ServerWriter<pb::RebuildEvent>* writer) {
   Principal principal;
   if (grpc::Status s = AuthorizeCallStatus(*context, tokens_, &principal); !s.ok()) return s;
+  if (absl::Status s = CheckLength("job_id", request->job_id(), kMaxJobIdBytes); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   absl::StatusOr<std::shared_ptr<Job>> job = registry_->Find(request->job_id());
   if (!job.ok()) return ToGrpcStatus(job.status());
   return Follow(context, **job, writer, /*detach=*/false);
@@ -279,6 +293,9 @@ grpc::Status AdminService::CancelRebuild(grpc::ServerContext* context,
                                          pb::CancelRebuildResponse* response) {
   Principal principal;
   if (grpc::Status s = AuthorizeCallStatus(*context, tokens_, &principal); !s.ok()) return s;
+  if (absl::Status s = CheckLength("job_id", request->job_id(), kMaxJobIdBytes); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   std::chrono::milliseconds wait = options_.cancel_wait;
   auto deadline = context->deadline();
   if (deadline != std::chrono::system_clock::time_point::max()) {

@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -29,6 +30,9 @@ struct AdminServiceOptions {
 // Metadata key a client may send to say who is asking (unverified, logged; used as
 // requested_by only when the call is neither token- nor certificate-authenticated).
 inline constexpr char kRequestedByMetadata[] = "x-requested-by";
+// Longer x-requested-by values are abbreviated (proto/request_limits.h) in logs and the audit
+// trail.
+inline constexpr size_t kMaxRequestedByBytes = 256;
 
 class AdminService final : public ::protean::admin::v1::ProjectionAdmin::Service {
  public:
@@ -71,10 +75,11 @@ class AdminService final : public ::protean::admin::v1::ProjectionAdmin::Service
 
 // What the audit trail and logs record as "who asked": the token name or client
 // certificate subject when the call carried one, else the client's unverified
-// x-requested-by metadata, else "anonymous".
+// x-requested-by metadata (abbreviated beyond kMaxRequestedByBytes), else "anonymous".
 std::string RequestedByOf(const grpc::ServerContext& context, const Principal& principal);
 
-// Validates shared rebuild options and fills a JobSpec with them.
+// Validates shared rebuild options (batch size and domain within proto/request_limits.h's
+// bounds, a known strategy: InvalidArgument otherwise) and fills a JobSpec with them.
 absl::Status ApplyOptions(const pb::RebuildOptions& options, JobSpec* spec);
 
 // The info ListProjections reports for one projection.

@@ -133,23 +133,34 @@ absl::StatusOr<TokenTable> ParseTokenFile(std::string_view content, std::string_
     table.entries.push_back({std::string(name), digest});
     if (end == content.size()) break;
   }
-  if (table.entries.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(src, ": no tokens (expected name:token lines)"));
+  return table;
+}
+
+namespace {
+
+// A token file at start-up: one without entries is refused as well.
+absl::StatusOr<TokenTable> ParseInitialTokens(std::string_view content, std::string_view source) {
+  absl::StatusOr<TokenTable> table = ParseTokenFile(content, source);
+  if (table.ok() && table->entries.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(source), ": no tokens (expected name:token lines)"));
   }
   return table;
 }
 
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<TokenStore>> TokenStore::Load(std::string path) {
   absl::StatusOr<std::string> content = ReadFile(path);
   if (!content.ok()) return content.status();
-  absl::StatusOr<TokenTable> table = ParseTokenFile(*content, path);
+  absl::StatusOr<TokenTable> table = ParseInitialTokens(*content, path);
   if (!table.ok()) return table.status();
   return std::unique_ptr<TokenStore>(
       new TokenStore(std::move(path), std::make_shared<const TokenTable>(*std::move(table))));
 }
 
 absl::StatusOr<std::unique_ptr<TokenStore>> TokenStore::FromContent(std::string_view content) {
-  absl::StatusOr<TokenTable> table = ParseTokenFile(content, "<memory>");
+  absl::StatusOr<TokenTable> table = ParseInitialTokens(content, "<memory>");
   if (!table.ok()) return table.status();
   return std::unique_ptr<TokenStore>(
       new TokenStore("", std::make_shared<const TokenTable>(*std::move(table))));

@@ -15,15 +15,19 @@
 //     (it travels as `authorization: Bearer <token>`; ':' is allowed inside the token since
 //     only the first ':' of the line separates name and token).
 //   - Names and tokens must be unique within the file.
-//   - A file without any entry is an error (an empty file would lock everyone out
-//     silently); so is any malformed line, reported as `path:line: reason` (never quoting
-//     the token).
+//   - Any malformed line is an error, reported as `path:line: reason` (never quoting the
+//     token).
+//   - A file without any entry (empty, or only blank and comment lines) holds no tokens. At
+//     start-up that is an error (the daemon would refuse everyone from its first call). Re-read
+//     on SIGHUP it revokes every token: every call but health is then refused until tokens are
+//     added and SIGHUP is sent again (protean-admind logs this loudly). A file that cannot be
+//     read, or holds a malformed line, keeps the tokens loaded before.
 //
 // Only SHA-256 digests of the tokens are kept in memory. A presented token is hashed and
 // compared with every stored digest with CRYPTO_memcmp, without stopping at a match, so the
 // time taken does not depend on which token matched, how much of it matched, or its length.
 //
-// Enforcement (see also MakeAuthProcessor and AuthorizeCall, and DESIGN.md section 7):
+// Enforcement (see also TokenAuthProcessor and AuthorizeCall below, and deploy/README.md):
 //   1. Gate before the handler: with secure listener credentials (TLS, mutual TLS, and the
 //      gRPC "local" credentials used for plaintext on loopback and Unix sockets, see
 //      tls_config.h) an AuthMetadataProcessor rejects every call except
@@ -65,21 +69,24 @@ struct TokenTable {
 };
 
 // Parses the content of a token file; `source` names it in errors ("path:line: reason").
-// InvalidArgument for a malformed line, a duplicate, or no entry at all.
+// InvalidArgument for a malformed line or a duplicate; a file without entries gives an empty
+// table.
 absl::StatusOr<TokenTable> ParseTokenFile(std::string_view content, std::string_view source);
 
 // The set of valid tokens, loaded from a file and reloadable (SIGHUP). Thread-safe.
 class TokenStore {
  public:
   // Reads and parses `path`. NotFound/PermissionDenied when unreadable, InvalidArgument
-  // when malformed.
+  // when malformed or without any token.
   static absl::StatusOr<std::unique_ptr<TokenStore>> Load(std::string path);
-  // For tests: a store from in-memory content (Reload is then FailedPrecondition).
+  // For tests: a store from in-memory content, refused as Load refuses it (Reload is then
+  // FailedPrecondition).
   static absl::StatusOr<std::unique_ptr<TokenStore>> FromContent(std::string_view content);
 
   // Re-reads the file. On success the new set replaces the old one atomically (calls in
-  // flight finish with the set they started with); on error the old set stays in force and
-  // the error is returned.
+  // flight finish with the set they started with); a file without entries succeeds and
+  // revokes every token (size() is then 0). When the file cannot be read or is malformed, the
+  // old set stays in force and the error is returned.
   absl::Status Reload();
 
   // Checks an `authorization` metadata value ("Bearer <token>"; the scheme is matched

@@ -1,10 +1,14 @@
 #include "server/service/listen_policy.h"
 
 #include <arpa/inet.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -46,6 +50,28 @@ std::string HostOf(std::string_view address) {
   if (last_colon == std::string_view::npos) return std::string(address);
   return std::string(address.substr(0, last_colon));
 }
+
+using Plugins = std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>;
+
+// Removes every plugin, those that ServerBuilder's constructor took from the process-wide list
+// included.
+class NoPluginsOption : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments* /*args*/) override {}
+  void UpdatePlugins(Plugins* plugins) override { plugins->clear(); }
+};
+
+// Adds the reflection plugin (once, even when it was also registered process-wide).
+class ReflectionOption : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments* /*args*/) override {}
+  void UpdatePlugins(Plugins* plugins) override {
+    auto plugin = std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>();
+    const std::string name = plugin->name();
+    std::erase_if(*plugins, [&](const auto& p) { return p->name() == name; });
+    plugins->push_back(std::move(plugin));
+  }
+};
 
 }  // namespace
 
@@ -115,6 +141,7 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartHealthOnlyServer(std::string_
   // the generated base service, whose every method answers UNIMPLEMENTED.
   static auto* const placeholder = new ::protean::admin::v1::ProjectionAdmin::Service();
   grpc::ServerBuilder builder;
+  builder.SetOption(std::make_unique<NoPluginsOption>());
   builder.RegisterService(placeholder);
   int bound = 0;
   builder.AddListeningPort(std::string(address), grpc::InsecureServerCredentials(), &bound);
@@ -125,6 +152,10 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartHealthOnlyServer(std::string_
   }
   if (port != nullptr) *port = bound;
   return server;
+}
+
+void EnableReflection(grpc::ServerBuilder& builder) {
+  builder.SetOption(std::make_unique<ReflectionOption>());
 }
 
 }  // namespace protean_admin::service

@@ -10,6 +10,7 @@
 // allows it with a loud warning.
 
 #include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
 
 #include <memory>
 #include <string>
@@ -45,11 +46,18 @@ ListenDecision CheckListenPolicy(std::string_view address, const ListenSecurity&
 // A plaintext listener that serves ONLY grpc.health.v1.Health (gRPC's default health
 // service), for orchestrators whose probes cannot speak TLS (Kubernetes `grpc:` probes are
 // plaintext). It exposes nothing but SERVING/NOT_SERVING, so the listen policy does not
-// restrict its address. Every other method answers UNIMPLEMENTED there. Enables the default health
-// service globally (grpc::EnableDefaultHealthCheckService). `port` receives the bound port (for
-// ":0"). Set it NOT_SERVING on shutdown: server->GetHealthCheckService()->SetServingStatus(false).
+// restrict its address. Every other method, server reflection included, answers UNIMPLEMENTED
+// there: the listener drops every ServerBuilder plugin, also one registered process-wide.
+// Enables the default health service globally (grpc::EnableDefaultHealthCheckService). `port`
+// receives the bound port (for ":0"). Set it NOT_SERVING on shutdown:
+// server->GetHealthCheckService()->SetServingStatus(false).
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartHealthOnlyServer(std::string_view address,
                                                                     int* port = nullptr);
+
+// Adds gRPC server reflection to the server `builder` builds, and to no other.
+// (grpc::reflection::InitProtoReflectionServerBuilderPlugin is process-wide: every
+// ServerBuilder created after it would serve reflection, so protean-admind does not call it.)
+void EnableReflection(grpc::ServerBuilder& builder);
 
 }  // namespace protean_admin::service
 

@@ -51,3 +51,8 @@ protean_add_e2e_test(security_e2e_test TIMEOUT 600 SOURCE security_e2e_test.cc
 # Locks, the audit trail and partial results under faults (issue 14); one test restarts a
 # PostgreSQL of its own.
 protean_add_e2e_test(state_e2e_test TIMEOUT 600 SOURCE state_e2e_test.cc)
+
+# Hardening at the edges (issue 14): request bounds, the health-only listener, declared column
+# types, echoes in errors and logs, an emptied token file.
+protean_add_e2e_test(edges_e2e_test TIMEOUT 300 SOURCE edges_e2e_test.cc
+  LIBS protean_admin_e2e_protos protean_admin_proto_names)

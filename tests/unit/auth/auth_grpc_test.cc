@@ -3,6 +3,7 @@
 // service, on loopback TCP or a Unix socket.
 
 #include <grpcpp/create_channel.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/impl/codegen/client_unary_call.h>
@@ -157,6 +158,29 @@ class AuthGrpcTest : public ::testing::Test {
       } else {
         EXPECT_EQ(bytes, std::string("\x08\x01", 2)) << "expected status SERVING";
       }
+    }
+    return status;
+  }
+
+  // grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo with one list_services
+  // request (a bidirectional stream called with one message); `payload` receives the answer.
+  static grpc::Status ListServices(const std::shared_ptr<grpc::Channel>& channel,
+                                   std::string* payload) {
+    grpc::ClientContext context;
+    Deadline(&context);
+    grpc::Slice list_services("\x3a\x00", 2);  // field 7 (list_services) = ""
+    grpc::ByteBuffer request(&list_services, 1);
+    grpc::ByteBuffer response;
+    grpc::Status status = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+        channel.get(),
+        grpc::internal::RpcMethod("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                                  grpc::internal::RpcMethod::NORMAL_RPC),
+        &context, request, &response);
+    payload->clear();
+    std::vector<grpc::Slice> slices;
+    if (status.ok() && response.Dump(&slices).ok()) {
+      for (const auto& s : slices)
+        payload->append(reinterpret_cast<const char*>(s.begin()), s.size());
     }
     return status;
   }
@@ -380,6 +404,39 @@ TEST_F(AuthGrpcTest, HealthOnlyListener) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(payload, std::string("\x08\x02", 2)) << "expected NOT_SERVING";
   EXPECT_FALSE(StartHealthOnlyServer("nonsense[").ok());
+}
+
+// Server reflection reaches the server it is enabled on, and never the health-only listener,
+// not even when a library registered it process-wide (as
+// grpc::reflection::InitProtoReflectionServerBuilderPlugin does).
+TEST_F(AuthGrpcTest, ReflectionOnlyWhereEnabledNeverOnTheHealthListener) {
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  TestAdminService service(nullptr);
+  grpc::ServerBuilder builder;
+  EnableReflection(builder);
+  int admin_port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &admin_port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> admin = builder.BuildAndStart();
+  ASSERT_NE(admin, nullptr);
+  int health_port = 0;
+  auto health = StartHealthOnlyServer("127.0.0.1:0", &health_port);
+  ASSERT_TRUE(health.ok()) << health.status();
+
+  auto admin_channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(admin_port),
+                                           grpc::InsecureChannelCredentials());
+  std::string services;
+  grpc::Status listed = ListServices(admin_channel, &services);
+  EXPECT_TRUE(listed.ok()) << listed.error_message();
+  EXPECT_NE(services.find("protean.admin.v1.ProjectionAdmin"), std::string::npos) << services;
+
+  auto health_channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(health_port),
+                                            grpc::InsecureChannelCredentials());
+  EXPECT_TRUE(Health(health_channel).ok());
+  EXPECT_EQ(ListServices(health_channel, &services).error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(services.find("ProjectionAdmin"), std::string::npos) << services;
+  (*health)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  admin->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 }
 
 TEST(TlsConfigTest, ClearErrorsForBadFiles) {

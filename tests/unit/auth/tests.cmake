@@ -6,7 +6,8 @@ set(PROTEAN_AUTH_SOURCES
   ${PROJECT_SOURCE_DIR}/server/service/tls_config.cc
   ${PROJECT_SOURCE_DIR}/server/service/tls_client.cc
   ${PROJECT_SOURCE_DIR}/server/service/listen_policy.cc)
-set(PROTEAN_AUTH_LIBS gRPC::grpc++ protean_admin_proto absl::status absl::statusor absl::strings)
+set(PROTEAN_AUTH_LIBS gRPC::grpc++ gRPC::grpc++_reflection protean_admin_proto absl::status
+  absl::statusor absl::strings)
 
 protean_add_test(NAME token_store_test LABEL unit
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/token_store_test.cc ${PROTEAN_AUTH_SOURCES}

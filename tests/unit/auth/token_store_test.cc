@@ -62,8 +62,6 @@ TEST(ParseTokenFileTest, RejectsBadLinesWithFileAndLine) {
        "f.tokens:2: duplicate token name 'a'"},
       {"a:alice-token-0123456789\n\nb:alice-token-0123456789\n",
        "f.tokens:3: token for 'b' is the same as an earlier one"},
-      {"# only comments\n\n", "f.tokens: no tokens"},
-      {"", "f.tokens: no tokens"},
   };
   for (const Case& c : cases) {
     auto table = ParseTokenFile(c.content, "f.tokens");
@@ -75,6 +73,28 @@ TEST(ParseTokenFileTest, RejectsBadLinesWithFileAndLine) {
     EXPECT_EQ(message.find("0123456789"), std::string::npos) << message;
     EXPECT_EQ(message.find("tiny1"), std::string::npos) << message;
   }
+}
+
+// A file without entries is well formed: it holds no tokens. Only a store's first load
+// refuses it.
+TEST(ParseTokenFileTest, NoEntriesIsAnEmptyTableButNoStore) {
+  for (const std::string content : {"", "\n", "# only comments\n\n  \t\n"}) {
+    auto table = ParseTokenFile(content, "f.tokens");
+    ASSERT_TRUE(table.ok()) << table.status();
+    EXPECT_TRUE(table->entries.empty());
+    auto store = TokenStore::FromContent(content);
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(std::string(store.status().message()).rfind("<memory>: no tokens", 0), 0u)
+        << store.status();
+  }
+  TempFile file;
+  file.Write("# nobody yet\n");
+  auto store = TokenStore::Load(file.path());
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(std::string(store.status().message()), file.path() +
+                                                       ": no tokens (expected "
+                                                       "name:token lines)");
 }
 
 TEST(TokenStoreTest, AuthenticatesBearerTokens) {
@@ -143,6 +163,30 @@ TEST(TokenStoreTest, ReloadSwapsTokensAndKeepsOldOnError) {
   reload = (*store)->Reload();
   EXPECT_EQ(reload.code(), absl::StatusCode::kNotFound) << reload;
   EXPECT_TRUE((*store)->Authenticate(std::string("Bearer ") + kCi).ok());
+}
+
+// Emptying the file and reloading it is how an operator revokes every token at once; tokens
+// added later (and reloaded) work again.
+TEST(TokenStoreTest, ReloadOfAnEmptiedFileRevokesEveryToken) {
+  TempFile file;
+  file.Write(std::string("alice:") + kAlice + "\nci:" + kCi + "\n");
+  auto store = TokenStore::Load(file.path());
+  ASSERT_TRUE(store.ok()) << store.status();
+  for (const std::string emptied : {"", "# all revoked\n\n"}) {
+    file.Write(emptied);
+    ASSERT_TRUE((*store)->Reload().ok());
+    EXPECT_EQ((*store)->size(), 0u);
+    for (const char* token : {kAlice, kCi}) {
+      auto name = (*store)->Authenticate(std::string("Bearer ") + token);
+      ASSERT_FALSE(name.ok()) << token;
+      EXPECT_EQ(name.status().code(), absl::StatusCode::kUnauthenticated);
+    }
+    file.Write(std::string("ci:") + kCi + "\n");
+    ASSERT_TRUE((*store)->Reload().ok());
+    EXPECT_EQ((*store)->size(), 1u);
+    EXPECT_TRUE((*store)->Authenticate(std::string("Bearer ") + kCi).ok());
+    EXPECT_FALSE((*store)->Authenticate(std::string("Bearer ") + kAlice).ok());
+  }
 }
 
 TEST(TokenStoreTest, LoadErrors) {

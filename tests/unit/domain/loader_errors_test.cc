@@ -461,6 +461,26 @@ TEST(LoaderValidationTest, DeclaredColumnsAreChecked) {
             "column 'user_id' is not declared");
 }
 
+// CREATE TABLE splices declared types: anything but a type name is refused when the domain
+// loads, with file, line, column and key (the type itself is not echoed).
+TEST(LoaderValidationTest, DeclaredColumnTypesAreTypeNamesOnly) {
+  std::string projection = "[projections.B]\nkey = \"k\"\n";  // lines 11-12
+  EXPECT_TRUE(Parse(kHead + projection +
+                    "columns = { k = \"varchar(255)\", n = \"numeric(10, 2)[]\", "
+                    "t = \"timestamp(3) with time zone\" }\n")
+                  .ok());
+  EXPECT_EQ(Error(kHead + projection +
+                  "columns = { k = \"text\", x = \"text); DROP TABLE victim; --\" }\n"),
+            "Error loading Protean domain: t.toml:13:29: key 'projections.B.columns.x': invalid "
+            "SQL type: unexpected ')' at character 5; expected a type name with optional "
+            "modifiers and array brackets, such as text, varchar(255), numeric(10, 2), double "
+            "precision, timestamp(3) with time zone or text[]");
+  // Also when the type comes from the environment.
+  EXPECT_THAT(Error(kHead + projection + "columns = { k = \"${T}\" }\n", {{"T", "int; --"}}),
+              HasSubstr("t.toml:13:17: key 'projections.B.columns.k': invalid SQL type: "
+                        "unexpected ';' at character 4"));
+}
+
 TEST(LoaderValidationTest, SqlFormHandlers) {
   std::string base = kHead + kProjection + "[projectors.P.on.Registered]\n";  // line 16
   auto d =

@@ -1,5 +1,6 @@
 # Unit tests of the domain layer (server/domain): no services needed.
-foreach(t names parameters upcasters discovery env_substitution loader loader_errors model)
+foreach(t names parameters upcasters discovery env_substitution loader loader_errors model
+    sql_type)
   protean_add_test(NAME domain_${t}_test LABEL unit
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/${t}_test.cc
     LIBS protean_admin_domain)
