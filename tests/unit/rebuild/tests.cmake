@@ -10,3 +10,6 @@ protean_add_test(NAME rebuild_action_fold_test LABEL unit
 protean_add_test(NAME rebuild_sql_statements_test LABEL unit
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/sql_statements_test.cc
   LIBS protean_admin_rebuild)
+protean_add_test(NAME rebuild_pg_array_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/pg_array_test.cc
+  LIBS protean_admin_rebuild)
