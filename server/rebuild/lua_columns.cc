@@ -137,7 +137,13 @@ bool DoubleOf(lua_State* L, const LuaValueType& type, int index, double& value) 
 bool Float8Cell(lua_State* L, const LuaValueType& type, int index, std::string& out) {
   double value = 0;
   if (!DoubleOf(L, type, index, value)) return false;
-  out = FormatFloat8(value);
+  if (!std::isfinite(value)) {
+    out = FormatFloat8(value);
+    return true;
+  }
+  char buffer[32];  // what FormatFloat8 gives, without a temporary string
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  out.assign(buffer, end);
   return true;
 }
 
@@ -382,6 +388,12 @@ bool PushScalar(lua_State* L, const LuaValueType& type, std::string_view text) {
       return true;
     }
     case LuaValueKind::kFloat8: {
+      double value = 0;  // the shortest round-trip text PostgreSQL gives; else its spellings
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (ec == std::errc() && end == text.data() + text.size()) {
+        lua_pushnumber(L, value);
+        return true;
+      }
       absl::StatusOr<double> parsed = ParseFloat8(type.spec, text);
       if (!parsed.ok()) return FromStatus(parsed.status(), ctx.error);
       lua_pushnumber(L, *parsed);

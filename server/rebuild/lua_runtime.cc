@@ -203,7 +203,6 @@ int LuaRuntime::Setup(lua_State* L) {
   PushReadOnlyProxy(L, 1, nullptr);
   runtime->environment_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
   runtime->globals_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_gc(L, LUA_GCGEN, 0, 0);
   return 0;
 }
 

@@ -62,6 +62,11 @@ TEST(LuaRuntimeTest, Float8IsADoubleWithShortestRoundTripText) {
   EXPECT_EQ(h.Write("rows.b = {f8 = decimal('0.1')}", "f8"), "0.1");
   // float4 0.1 widened to double, as PostgreSQL's float4-to-float8 cast.
   EXPECT_EQ(h.Write("local r = rows.a; r.f8 = r.f4", "f8"), "0.10000000149011612");
+  h.source_rows.rows["s"] = h.Row({{"id", "s"}, {"f8", "-Infinity"}, {"f4", "NaN"}});
+  EXPECT_EQ(
+      h.Write("local r = rows.s; assert(r.f8 == -math.huge and r.f4 ~= r.f4); r.f8 = -r.f8", "f8"),
+      "Infinity");
+  EXPECT_EQ(h.Write("local r = rows.s; r.f8 = r.f4", "f8"), "NaN");
   EXPECT_EQ(h.Write("rows.b = {f8 = {}}", "f8"),
             "<error: domain.toml:10: cannot write a table into column f8 (double precision)>");
 }
