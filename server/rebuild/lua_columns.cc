@@ -229,9 +229,8 @@ bool TextCell(lua_State* L, const LuaValueType& type, int index, std::string& ou
     case LUA_TSTRING: {
       size_t size = 0;
       const char* text = lua_tolstring(L, index, &size);
-      if (!CheckText(std::string_view(text, size), ctx.error)) return false;
       out.assign(text, size);
-      return CheckLength(type, out, ctx.error);
+      return CheckTextCell(type, out, ctx.error);
     }
     case LUA_TNUMBER:
       out.clear();
@@ -446,6 +445,10 @@ LuaColumn LuaColumn::From(const storage::ColumnInfo& info) {
     column.type = TypeOf(info);
   }
   return column;
+}
+
+bool CheckTextCell(const LuaValueType& type, std::string& text, std::string& error) {
+  return CheckText(text, error) && CheckLength(type, text, error);
 }
 
 bool ParseBool(std::string_view text, bool& value) {

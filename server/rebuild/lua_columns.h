@@ -74,6 +74,11 @@ enum class CellResult { kNull, kValue, kError };
 // Context(L).error naming the column. Never raises, except when memory runs out.
 CellResult ToCell(lua_State* L, const LuaColumn& column, int index, std::string& out);
 
+// Checks `text` for a text-like column (kText): valid UTF-8 without NUL, and at most n
+// characters for varchar(n) and char(n) (beyond n only spaces, which are dropped). False with
+// `error` otherwise.
+bool CheckTextCell(const LuaValueType& type, std::string& text, std::string& error);
+
 // PostgreSQL's boolean input ("t", "true", "yes", "on", "1", unique prefixes, any case).
 bool ParseBool(std::string_view text, bool& value);
 

@@ -97,8 +97,11 @@ bool LuaRowSet::KeyText(lua_State* L, int index, std::string& key) {
     case LUA_TSTRING: {
       size_t size = 0;
       const char* text = lua_tolstring(L, index, &size);
-      if (!CheckText(std::string_view(text, size), ctx.error)) return false;
       key.assign(text, size);
+      if (!CheckTextCell(columns_[key_index_].type, key, ctx.error)) {
+        ctx.error = absl::StrCat("row key: ", ctx.error);
+        return false;
+      }
       break;
     }
     case LUA_TNUMBER: {

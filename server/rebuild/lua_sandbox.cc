@@ -97,7 +97,8 @@ int SetMetatable(lua_State* L) {
   luaL_argexpected(L, type == LUA_TNIL || type == LUA_TTABLE, 2, "nil or table");
   if (type == LUA_TTABLE) {
     for (const char* field : {"__gc", "__mode"}) {
-      if (lua_getfield(L, 2, field) != LUA_TNIL) {
+      lua_pushstring(L, field);
+      if (lua_rawget(L, 2) != LUA_TNIL) {
         return luaL_error(L,
                           "setmetatable: %s is not available (it depends on when the "
                           "garbage collector runs)",

@@ -438,6 +438,23 @@ TEST(LuaRuntimeTest, IntegerKeysAreCanonical) {
             "domain.toml:10: row key: invalid input syntax for type bigint (column k): \"x\"");
 }
 
+TEST(LuaRuntimeTest, TextKeysAreCheckedLikeTheirColumn) {
+  storage::TableInfo table;
+  table.table = "codes";
+  table.columns = {Column("code", "character varying(3)", "varchar", 3 + 4),
+                   Column("n", "integer", "int4")};
+  LuaHarness h(table);
+  auto changes = h.Run("rows['ab  '] = {n = 1}");
+  ASSERT_TRUE(changes.ok()) << changes.status();
+  EXPECT_EQ(LuaHarness::Only(*changes).key, "ab ");
+  EXPECT_EQ(h.Error("rows.abcd = {n = 1}"),
+            "domain.toml:10: row key: value too long for type character varying(3) (column "
+            "code)");
+  EXPECT_EQ(h.Error("local r = rows['a\\0']"),
+            "domain.toml:10: row key: string contains a NUL character, which PostgreSQL text "
+            "cannot hold");
+}
+
 TEST(LuaRuntimeTest, RowObjects) {
   LuaHarness h;
   h.source_rows.rows["a"] = h.Row({{"id", "a"}, {"t", "x"}, {"i4", "1"}, {"b", "f"}});
