@@ -245,6 +245,58 @@ TEST(LuaRuntimeTest, ArrayColumnsReadAsTables) {
             R"({"a","b\"c",NULL,"NULL","z"})");
 }
 
+// Every kind read into Lua and written back unchanged (cells in the form the runtime writes).
+TEST(LuaRuntimeTest, EveryKindRoundTrips) {
+  LuaHarness h;
+  const std::vector<std::pair<std::string, std::string>> cells = {
+      {"id", "src"},
+      {"i2", "-5"},
+      {"i4", "7"},
+      {"i8", "9007199254740993"},
+      {"f4", "0.1"},
+      {"f8", "0.30000000000000004"},
+      {"n", "123.4500"},
+      {"n2", "1.50"},
+      {"t", "héllo"},
+      {"v", "abc"},
+      {"b", "true"},
+      {"j", R"({"a":[1,"x",null],"b":{}})"},
+      {"jb", R"([{"k":true},[]])"},
+      {"ja", R"({"{\"a\":1}","[1,2]",NULL})"},
+      {"jba", R"({"\"s\"","3.5"})"},
+      {"ta", R"({"a","b\"c","d\\e",NULL,"NULL"})"},
+      {"va", R"({"ab","c"})"},
+      {"ia", R"({{"1","2"},{"3","4"}})"},
+      {"g", "generated"},
+  };
+  h.source_rows.rows["src"] = h.Row(cells);
+  auto changes = h.Run(R"(
+    local r = rows.src
+    assert(math.type(r.i2) == "integer" and math.type(r.i8) == "integer")
+    assert(math.type(r.f4) == "float" and math.type(r.f8) == "float")
+    assert(tostring(r.n) == "123.4500" and tostring(r.n2) == "1.50" and r.b == true)
+    assert(type(r.j) == "table" and type(r.ja[1]) == "table" and r.ja[3] == null)
+    assert(r.jba[1] == "s" and r.jba[2] == 3.5 and r.g == "generated")
+    local copy = {}
+    for name, value in pairs(r) do
+      if name ~= "id" and name ~= "g" then copy[name] = value end
+    end
+    rows.dst = copy
+  )");
+  ASSERT_TRUE(changes.ok()) << changes.status();
+  const LuaRowChange& change = LuaHarness::Only(*changes);
+  EXPECT_EQ(change.key, "dst");
+  for (const auto& [column, value] : cells) {
+    if (column == "id") {
+      EXPECT_EQ(h.Cell(change, column), "dst");
+    } else if (column == "g") {
+      EXPECT_EQ(h.Cell(change, column), std::nullopt);
+    } else {
+      EXPECT_EQ(h.Cell(change, column), value) << column;
+    }
+  }
+}
+
 // ---- Event payload and message ----
 
 TEST(LuaRuntimeTest, EventIsTheNestedPayload) {
