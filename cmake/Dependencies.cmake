@@ -13,5 +13,7 @@ find_package(nlohmann_json 3.11 REQUIRED CONFIG)
 find_package(CLI11 REQUIRED CONFIG)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+# The Lua form of projector handlers (server/rebuild/lua_runtime.h).
+pkg_check_modules(LUA REQUIRED IMPORTED_TARGET lua5.4)
 
 find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)

@@ -10,6 +10,7 @@ packages=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libfmt-dev libpq-dev libgtest-dev libgmock-dev
   libtomlplusplus-dev libsimdjson-dev nlohmann-json3-dev libcli11-dev libhiredis-dev
+  liblua5.4-dev
   postgresql-15 postgresql-client-15 redis-server
 )
 if [ "${1:-}" = "--fuzz" ]; then

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -167,6 +168,54 @@ Decimal Add(const Decimal& a, const Decimal& b) {
   }
   if (out.IsZero()) out.negative = false;
   return out;
+}
+
+Decimal Negate(const Decimal& a) {
+  Decimal out = a;
+  out.negative = !a.negative && !a.IsZero();
+  return out;
+}
+
+Decimal Subtract(const Decimal& a, const Decimal& b) { return Add(a, Negate(b)); }
+
+Decimal Multiply(const Decimal& a, const Decimal& b) {
+  Decimal out;
+  out.scale = a.scale + b.scale;
+  if (a.IsZero() || b.IsZero()) return out;
+  // Schoolbook multiplication on base-10 digits, least significant first.
+  std::vector<int> product(a.digits.size() + b.digits.size(), 0);
+  for (size_t i = 0; i < a.digits.size(); ++i) {
+    int da = a.digits[a.digits.size() - 1 - i] - '0';
+    if (da == 0) continue;
+    int carry = 0;
+    size_t j = 0;
+    for (; j < b.digits.size(); ++j) {
+      int db = b.digits[b.digits.size() - 1 - j] - '0';
+      int v = product[i + j] + da * db + carry;
+      product[i + j] = v % 10;
+      carry = v / 10;
+    }
+    for (size_t k = i + j; carry != 0; ++k) {
+      int v = product[k] + carry;
+      product[k] = v % 10;
+      carry = v / 10;
+    }
+  }
+  out.digits.clear();
+  out.digits.reserve(product.size());
+  for (auto it = product.rbegin(); it != product.rend(); ++it) {
+    out.digits.push_back(static_cast<char>('0' + *it));
+  }
+  StripLeadingZeros(out.digits);
+  out.negative = a.negative != b.negative;
+  return out;
+}
+
+int Compare(const Decimal& a, const Decimal& b) {
+  if (a.negative != b.negative) return a.negative ? -1 : 1;  // zero is never negative
+  int scale = std::max(a.scale, b.scale);
+  int magnitude = CompareMagnitude(Scaled(a, scale), Scaled(b, scale));
+  return a.negative ? -magnitude : magnitude;
 }
 
 absl::StatusOr<Decimal> ApplyTypmod(const Decimal& value, int precision, int scale) {

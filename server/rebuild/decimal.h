@@ -2,7 +2,8 @@
 #define PROTEAN_ADMIN_SERVER_REBUILD_DECIMAL_H_
 
 // Exact decimal arithmetic on PostgreSQL numeric text, for folding `increment` on numeric
-// columns without binary floating point: the same results as PostgreSQL's numeric.
+// columns and for the Lua form's decimal values without binary floating point: the same
+// results (values and display scales) as PostgreSQL's numeric.
 
 #include <string>
 #include <string_view>
@@ -25,6 +26,18 @@ struct Decimal {
 
 // a + b with scale max(a.scale, b.scale), as numeric_add.
 Decimal Add(const Decimal& a, const Decimal& b);
+
+// -a, same scale.
+Decimal Negate(const Decimal& a);
+
+// a - b with scale max(a.scale, b.scale), as numeric_sub.
+Decimal Subtract(const Decimal& a, const Decimal& b);
+
+// a * b with scale a.scale + b.scale, as numeric_mul.
+Decimal Multiply(const Decimal& a, const Decimal& b);
+
+// -1, 0 or 1 as a < b, a = b, a > b by value (1.0 = 1.00), as numeric_cmp.
+int Compare(const Decimal& a, const Decimal& b);
 
 // Rounds (half away from zero) or pads to `scale`, then checks `precision` as a
 // numeric(precision, scale) column does ("numeric field overflow").

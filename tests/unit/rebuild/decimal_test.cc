@@ -60,5 +60,45 @@ TEST(DecimalTest, TypmodRoundsHalfAwayFromZeroAndChecksPrecision) {
   EXPECT_EQ(Typmod("12345.6", -1, -1), "12345.6");
 }
 
+Decimal D(const std::string& text) {
+  auto d = Decimal::Parse(text);
+  EXPECT_TRUE(d.ok()) << text;
+  return d.ok() ? *d : Decimal();
+}
+
+TEST(DecimalTest, SubtractsWithTheLargerScale) {
+  EXPECT_EQ(Subtract(D("0.3"), D("0.1")).ToString(), "0.2");
+  EXPECT_EQ(Subtract(D("1"), D("0.25")).ToString(), "0.75");
+  EXPECT_EQ(Subtract(D("0.25"), D("1")).ToString(), "-0.75");
+  EXPECT_EQ(Subtract(D("-1.5"), D("-1.5")).ToString(), "0.0");
+  EXPECT_EQ(Subtract(D("-1.5"), D("2")).ToString(), "-3.5");
+  EXPECT_EQ(Subtract(D("100000000000000000000"), D("0.01")).ToString(), "99999999999999999999.99");
+  EXPECT_EQ(Negate(D("12.50")).ToString(), "-12.50");
+  EXPECT_EQ(Negate(D("-3")).ToString(), "3");
+  EXPECT_EQ(Negate(D("0.00")).ToString(), "0.00");
+}
+
+TEST(DecimalTest, MultipliesWithTheSumOfScales) {
+  EXPECT_EQ(Multiply(D("1.10"), D("2.5")).ToString(), "2.750");
+  EXPECT_EQ(Multiply(D("0.1"), D("0.2")).ToString(), "0.02");
+  EXPECT_EQ(Multiply(D("-3"), D("0.25")).ToString(), "-0.75");
+  EXPECT_EQ(Multiply(D("-3"), D("-7")).ToString(), "21");
+  EXPECT_EQ(Multiply(D("0.00"), D("-5.5")).ToString(), "0.000");
+  EXPECT_EQ(Multiply(D("99999999999"), D("99999999999")).ToString(), "9999999999800000000001");
+  EXPECT_EQ(Multiply(D("123456789.123456789"), D("1000")).ToString(), "123456789123.456789000");
+  EXPECT_EQ(Multiply(D("0.001"), D("0.001")).ToString(), "0.000001");
+}
+
+TEST(DecimalTest, ComparesByValue) {
+  EXPECT_EQ(Compare(D("1.0"), D("1.00")), 0);
+  EXPECT_EQ(Compare(D("0"), D("-0.00")), 0);
+  EXPECT_EQ(Compare(D("0.1"), D("0.09")), 1);
+  EXPECT_EQ(Compare(D("0.09"), D("0.1")), -1);
+  EXPECT_EQ(Compare(D("-2"), D("-10")), 1);
+  EXPECT_EQ(Compare(D("-10"), D("-2")), -1);
+  EXPECT_EQ(Compare(D("-0.5"), D("0")), -1);
+  EXPECT_EQ(Compare(D("100"), D("99.999")), 1);
+}
+
 }  // namespace
 }  // namespace protean_admin::rebuild

@@ -10,3 +10,15 @@ protean_add_test(NAME rebuild_action_fold_test LABEL unit
 protean_add_test(NAME rebuild_sql_statements_test LABEL unit
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/sql_statements_test.cc
   LIBS protean_admin_rebuild)
+protean_add_test(NAME rebuild_pg_array_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/pg_array_test.cc
+  LIBS protean_admin_rebuild)
+protean_add_test(NAME rebuild_lua_date_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/lua_date_test.cc
+  LIBS protean_admin_rebuild)
+protean_add_test(NAME rebuild_lua_runtime_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/lua_runtime_test.cc
+  LIBS protean_admin_rebuild)
+protean_add_test(NAME rebuild_lua_sandbox_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/lua_sandbox_test.cc
+  LIBS protean_admin_rebuild)
