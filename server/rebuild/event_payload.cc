@@ -1,20 +1,10 @@
 #include "server/rebuild/event_payload.h"
 
-#include <cctype>
-
 #include "absl/strings/str_cat.h"
+#include "common/strings.h"
 #include "server/domain/upcasters.h"
 
 namespace protean_admin::rebuild {
-namespace {
-
-std::string_view TrimRight(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
-
 Datum LiteralDatum(const nlohmann::json& literal) {
   Datum d;
   if (literal.is_null()) return d;
@@ -161,7 +151,7 @@ absl::StatusOr<Datum> EventPayload::Get(const domain::Parameter& parameter) {
     }
     case simdjson::ondemand::json_type::number:
       d.kind = Datum::Kind::kNumber;
-      d.text = std::string(TrimRight(v.raw_json_token()));
+      d.text = std::string(StripTrailingAsciiWhitespace(v.raw_json_token()));
       return d;
     case simdjson::ondemand::json_type::boolean: {
       bool b = false;
