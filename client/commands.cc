@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "client/output.h"
+#include "common/time_util.h"
 #include "protean/admin/v1/admin.grpc.pb.h"
 
 namespace protean_admin::client {
@@ -27,16 +28,10 @@ void OnInterrupt(int) {
 
 bool Interrupted() { return g_interrupts.load() > 0; }
 
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Connects (waiting up to the connect timeout); null when the daemon cannot be reached.
 std::shared_ptr<grpc::Channel> Connect(const ClientOptions& options, std::ostream& err) {
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-      service::BuildChannelCredentials(options.tls);
+      transport::BuildChannelCredentials(options.tls);
   if (!credentials.ok()) {
     // Callers turn null into exit 3; a bad TLS file is a usage error: exit 2 here.
     err << "protean-admin: " << credentials.status().message() << "\n";
@@ -63,7 +58,7 @@ std::shared_ptr<grpc::Channel> Connect(const ClientOptions& options, std::ostrea
 
 void Prepare(grpc::ClientContext* context, const ClientOptions& options) {
   if (!options.requested_by.empty()) context->AddMetadata("x-requested-by", options.requested_by);
-  if (options.token.has_value()) service::AttachToken(context, *options.token);
+  if (options.token.has_value()) transport::AttachToken(context, *options.token);
 }
 
 // A call failed without reaching the daemon (lost connection): exit 3 with a message.

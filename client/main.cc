@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
   options.server = ResolveServer(server, std::getenv("PROTEAN_ADMIN_SERVER"));
   options.requested_by = DefaultRequestedBy();
   absl::StatusOr<std::optional<std::string>> token =
-      protean_admin::service::LoadClientToken(token_file, std::getenv("PROTEAN_ADMIN_TOKEN"));
+      protean_admin::transport::LoadClientToken(token_file, std::getenv("PROTEAN_ADMIN_TOKEN"));
   if (!token.ok()) {
     std::cerr << "protean-admin: " << token.status().message() << "\n";
     return kExitUsage;
