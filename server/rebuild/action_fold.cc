@@ -67,43 +67,58 @@ absl::Status Assign(const ColumnSpec& column, const Datum& value, storage::Cell&
   return absl::OkStatus();
 }
 
-// Applies one item to `row`. Errors leave the row untouched (changes are collected first and
-// committed only when every value was accepted). `key_refused` tells why the key column cannot
-// hold `key` (a row of it can never exist), or OK; asked only to create a row.
-absl::Status ApplyItem(const ActionItem& item, const std::vector<ColumnSpec>& columns,
-                       int key_index, absl::string_view key,
-                       absl::FunctionRef<absl::Status()> key_refused, RowState& row) {
-  if (item.remove) {
-    if (row.present) {
-      row.present = false;
-      row.dirty = true;
+using PendingCells = absl::InlinedVector<std::pair<int, storage::Cell>, 4>;
+using PendingSums = absl::InlinedVector<std::pair<int, double>, 2>;
+
+// A row created by `item` (its insert and set values, the key in its column). Errors leave
+// `row` untouched.
+absl::Status CreateRow(const ActionItem& item, const std::vector<ColumnSpec>& columns,
+                       int key_index, absl::string_view key, RowState& row) {
+  RowState created;
+  created.in_db = row.in_db;
+  created.present = true;
+  created.fresh = true;
+  created.dirty = true;
+  created.cells.assign(columns.size(), std::nullopt);
+  created.assigned.assign(columns.size(), false);
+  created.cells[key_index] = std::string(key);
+  created.assigned[key_index] = true;
+  for (const auto* list : {&item.insert, &item.set}) {
+    for (const auto& [index, value] : *list) {
+      absl::Status s = Assign(columns[index], value, created.cells[index]);
+      if (!s.ok()) return s;
+      created.assigned[index] = true;
     }
-    return absl::OkStatus();
   }
-  if (!row.present) {
-    if (item.insert.empty() && item.set.empty()) return absl::OkStatus();
-    if (absl::Status refused = key_refused(); !refused.ok()) return refused;
-    RowState created;
-    created.in_db = row.in_db;
-    created.present = true;
-    created.fresh = true;
-    created.dirty = true;
-    created.cells.assign(columns.size(), std::nullopt);
-    created.assigned.assign(columns.size(), false);
-    created.cells[key_index] = std::string(key);
-    created.assigned[key_index] = true;
-    for (const auto* list : {&item.insert, &item.set}) {
-      for (const auto& [index, value] : *list) {
-        absl::Status s = Assign(columns[index], value, created.cells[index]);
-        if (!s.ok()) return s;
-        created.assigned[index] = true;
-      }
+  row = std::move(created);
+  return absl::OkStatus();
+}
+
+// The current value of float8 column `index` for an increment: this item's latest (a sum,
+// else a set value), else the row's (its sum, else its text, NULL counting as 0).
+absl::StatusOr<double> Float8Base(int index, const ColumnSpec& column, const RowState& row,
+                                  const PendingCells& pending, const PendingSums& pending_sums) {
+  for (auto it = pending_sums.rbegin(); it != pending_sums.rend(); ++it) {
+    if (it->first == index) return it->second;
+  }
+  const storage::Cell* text = &row.cells[index];
+  for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
+    if (it->first == index) {
+      text = &it->second;
+      break;
     }
-    row = std::move(created);
-    return absl::OkStatus();
   }
-  absl::InlinedVector<std::pair<int, storage::Cell>, 4> pending;
-  absl::InlinedVector<std::pair<int, double>, 2> pending_sums;  // after `pending`
+  if (text == &row.cells[index] && row.Sum(index) != nullptr) return *row.Sum(index);
+  if (!*text) return 0.0;
+  return ParseFloat8(column, **text);
+}
+
+// Applies `item`'s set and increment values to the present `row`: collected first, committed
+// only when every value was accepted.
+absl::Status UpdateRow(const ActionItem& item, const std::vector<ColumnSpec>& columns,
+                       RowState& row) {
+  PendingCells pending;
+  PendingSums pending_sums;  // after `pending`
   for (const auto& [index, value] : item.set) {
     storage::Cell cell;
     absl::Status s = Assign(columns[index], value, cell);
@@ -116,27 +131,8 @@ absl::Status ApplyItem(const ActionItem& item, const std::vector<ColumnSpec>& co
           absl::StrCat("increment of ", columns[index].name, " by NULL"));
     }
     if (columns[index].kind == ColumnKind::kFloat8) {
-      // The current value: this item's latest, else the row's.
-      std::optional<double> base;
-      for (auto it = pending_sums.rbegin(); it != pending_sums.rend() && !base; ++it) {
-        if (it->first == index) base = it->second;
-      }
-      const storage::Cell* text = &row.cells[index];
-      for (auto it = pending.rbegin(); it != pending.rend() && !base; ++it) {
-        if (it->first == index) {
-          text = &it->second;
-          break;
-        }
-      }
-      if (!base && text == &row.cells[index] && row.Sum(index) != nullptr) base = *row.Sum(index);
-      if (!base) {
-        base = 0;
-        if (*text) {
-          absl::StatusOr<double> parsed = ParseFloat8(columns[index], **text);
-          if (!parsed.ok()) return parsed.status();
-          base = *parsed;
-        }
-      }
+      absl::StatusOr<double> base = Float8Base(index, columns[index], row, pending, pending_sums);
+      if (!base.ok()) return base.status();
       absl::StatusOr<double> sum = AddFloat8(columns[index], *base, value.text);
       if (!sum.ok()) return sum.status();
       pending_sums.emplace_back(index, *sum);
@@ -164,6 +160,27 @@ absl::Status ApplyItem(const ActionItem& item, const std::vector<ColumnSpec>& co
   }
   if (!pending.empty() || !pending_sums.empty()) row.dirty = true;
   return absl::OkStatus();
+}
+
+// Applies one item to `row`. Errors leave the row untouched (changes are collected first and
+// committed only when every value was accepted). `key_refused` tells why the key column cannot
+// hold `key` (a row of it can never exist), or OK; asked only to create a row.
+absl::Status ApplyItem(const ActionItem& item, const std::vector<ColumnSpec>& columns,
+                       int key_index, absl::string_view key,
+                       absl::FunctionRef<absl::Status()> key_refused, RowState& row) {
+  if (item.remove) {
+    if (row.present) {
+      row.present = false;
+      row.dirty = true;
+    }
+    return absl::OkStatus();
+  }
+  if (!row.present) {
+    if (item.insert.empty() && item.set.empty()) return absl::OkStatus();
+    if (absl::Status refused = key_refused(); !refused.ok()) return refused;
+    return CreateRow(item, columns, key_index, key, row);
+  }
+  return UpdateRow(item, columns, row);
 }
 
 }  // namespace
