@@ -32,7 +32,7 @@ struct SkipReason {
   std::vector<int64_t> first_positions;  // global positions of the first few (at most 5)
 };
 
-// Protean's RebuildResult (docs/design.md "Results"), plus `partial`, why events were
+// Protean's RebuildResult (docs/design.md §9), plus `partial`, why events were
 // skipped and warnings.
 struct RebuildResult {
   std::string projection_name;
