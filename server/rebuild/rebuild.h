@@ -1,7 +1,7 @@
 #ifndef PROTEAN_ADMIN_SERVER_REBUILD_REBUILD_H_
 #define PROTEAN_ADMIN_SERVER_REBUILD_REBUILD_H_
 
-// The rebuild engine (DESIGN.md §1): plan -> guard -> snapshot -> truncate -> replay ->
+// The rebuild engine (docs/design.md §3): plan -> guard -> snapshot -> truncate -> replay ->
 // hand-off -> result. No gRPC types here; the service layer adapts these to the contract.
 
 #include <atomic>
