@@ -1,7 +1,7 @@
 #ifndef PROTEAN_ADMIN_SERVER_REBUILD_ACTION_FOLD_H_
 #define PROTEAN_ADMIN_SERVER_REBUILD_ACTION_FOLD_H_
 
-// The action form's fast path (DESIGN.md §3): many action events folded per key in memory,
+// The action form's fast path (docs/design.md §5): many action events folded per key in memory,
 // then written once. The result equals applying them one by one, in order:
 //  - row absent: with `insert` or `set`, a row is created (key, insert values, set values);
 //  - row present: set values assigned, then increment values added (NULL counts as 0);
