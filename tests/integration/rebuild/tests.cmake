@@ -16,3 +16,6 @@ protean_add_test(NAME skips_test LABEL integration
 protean_add_test(NAME differential_test LABEL integration
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/differential_test.cc
   LIBS protean_admin_rebuild TIMEOUT 300)
+protean_add_test(NAME lua_rebuild_test LABEL integration
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/lua_rebuild_test.cc
+  LIBS protean_admin_rebuild TIMEOUT 120)
