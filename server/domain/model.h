@@ -1,7 +1,7 @@
 #ifndef PROTEAN_ADMIN_SERVER_DOMAIN_MODEL_H_
 #define PROTEAN_ADMIN_SERVER_DOMAIN_MODEL_H_
 
-// The in-memory model of one domain, as declared in domain.toml (DESIGN.md §3).
+// The in-memory model of one domain, as declared in domain.toml (docs/domain-toml.md).
 // Built and validated by the loader (loader.h); read-only afterwards. Every name-keyed
 // collection keeps declaration order.
 
@@ -112,7 +112,7 @@ struct Handler {
   // SQL form: statements run in order.
   std::vector<SqlStatement> sql;
 
-  // Action form (DESIGN.md §3). key defaults to ":<projection key column>".
+  // Action form (docs/domain-toml.md). key defaults to ":<projection key column>".
   Value key;
   std::vector<std::pair<std::string, Value>> set;
   std::vector<std::pair<std::string, Value>> insert;

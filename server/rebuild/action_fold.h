@@ -1,7 +1,7 @@
 #ifndef PROTEAN_ADMIN_SERVER_REBUILD_ACTION_FOLD_H_
 #define PROTEAN_ADMIN_SERVER_REBUILD_ACTION_FOLD_H_
 
-// The action form's fast path (docs/domain-toml.md): many action events (and Lua-form calls)
+// The action form's fast path (docs/design.md §5): many action events (and Lua-form calls)
 // folded per key in memory, then written once. The result equals applying them one by one, in
 // order:
 //  - row absent: with `insert` or `set`, a row is created (key, insert values, set values);
