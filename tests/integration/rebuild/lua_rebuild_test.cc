@@ -2,6 +2,9 @@
 // planning, folded on the row cache in event order, rows fetched when not held, failing
 // handlers skipping their events without leaving writes.
 
+#include <fstream>
+#include <sstream>
+
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -162,6 +165,95 @@ TEST_F(LuaRebuildTest, SyntaxErrorFailsThePlanBeforeAnythingIsTruncated) {
                           "syntax error near 'x'"));
     EXPECT_EQ(Rows(), "old|1|NULL|NULL|NULL|NULL|NULL\n");
   }
+}
+
+// The Lua snippets of docs/domain-toml.md "Choosing a handler form", read from the file, do
+// what the section says: update only when the row exists, a conditional field, append to and
+// remove from a list, bucket by day, a value from the current row, a counter kept >= 0.
+TEST(LuaDocsTest, ChoosingAHandlerFormExamplesDoWhatTheySay) {
+  std::ifstream file(std::string(PROTEAN_ADMIN_SOURCE_DIR) + "/docs/domain-toml.md");
+  ASSERT_TRUE(file) << "docs/domain-toml.md";
+  std::stringstream text;
+  text << file.rdbuf();
+  const std::string docs = text.str();
+  size_t at = docs.find("### Choosing a handler form");
+  ASSERT_NE(at, std::string::npos);
+  const size_t section_end = docs.find("Handler forms can be mixed freely", at);
+  std::vector<std::string> snippets;
+  for (at = docs.find("lua = \"\"\"\n", at); at < section_end;
+       at = docs.find("lua = \"\"\"\n", at)) {
+    at += 10;
+    const size_t end = docs.find("\"\"\"", at);
+    ASSERT_NE(end, std::string::npos);
+    snippets.push_back(docs.substr(at, end - at));
+  }
+  ASSERT_EQ(snippets.size(), 7u) << "the section's Lua examples";
+  const char* const kEvents[] = {"Shipped", "PhoneChanged", "ItemAdded",  "ItemRemoved",
+                                 "Sold",    "Reserved",     "OrderClosed"};
+  // The fixture of LuaRebuildTest, inline: one table for every example.
+  auto services = LoadTestServices();
+  ASSERT_TRUE(services.ok()) << services.status();
+  auto uri = CreateScratchDatabase(*services, "lua_docs");
+  ASSERT_TRUE(uri.ok()) << uri.status();
+  auto conn = storage::PgConnection::Connect(*uri);
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  ASSERT_TRUE(conn->Exec("CREATE TABLE docs_rows (id text PRIMARY KEY, status text, shipped_at "
+                         "text, phone text, items json[], product_id text, day text, units "
+                         "integer, on_hand integer, reserved integer, available integer, "
+                         "open_orders integer)")
+                  .ok());
+  domain::Domain d = MakeTestDomain(*uri, *uri, /*with_user_directory=*/false);
+  domain::Projection p;
+  p.name = "DocsRows";
+  p.key = "id";
+  p.table = "docs_rows";
+  p.database = "default";
+  p.cache_prefix = "docs_rows";
+  d.projections = {p};
+  domain::Projector projector;
+  projector.name = "DocsProjector";
+  projector.projector_for = "DocsRows";
+  projector.categories = {"test::transaction"};
+  AddEvent(d, "Created", "Transaction");
+  projector.handlers.push_back(
+      LuaHandler("Created", "rows[event.id] = { on_hand = 10, reserved = 0, open_orders = 1 }\n"));
+  for (size_t i = 0; i < 7; ++i) {
+    AddEvent(d, kEvents[i], "Transaction");
+    projector.handlers.push_back(LuaHandler(kEvents[i], snippets[i], 100 + 20 * i));
+  }
+  d.projectors = {projector};
+  d.BuildTypeIndex();
+  auto emit = [&](const std::string& event, const nlohmann::json& data) {
+    ASSERT_TRUE(
+        WriteMessage(*conn, "test::transaction-1", "Test." + event + ".v1", data.dump()).ok());
+  };
+  emit("Shipped", {{"order_id", "k1"}, {"shipped_at", "2024-05-01"}});  // no row yet: nothing
+  emit("Created", {{"id", "k1"}});
+  emit("Shipped", {{"order_id", "k1"}, {"shipped_at", "2024-05-02"}});
+  emit("PhoneChanged", {{"user_id", "k1"}, {"phone", "555"}});
+  emit("PhoneChanged", {{"user_id", "k1"}});  // no phone: kept
+  for (const char* item : {"a", "b", "c"}) {
+    emit("ItemAdded", {{"order_id", "k1"}, {"item", {{"id", item}, {"qty", 1}}}});
+  }
+  emit("ItemRemoved", {{"order_id", "k1"}, {"item_id", "b"}});
+  emit("Sold", {{"product_id", "p1"}, {"quantity", 2}});
+  emit("Sold", {{"product_id", "p1"}, {"quantity", 3}});
+  emit("Reserved", {{"product_id", "k1"}, {"quantity", 3}});
+  emit("OrderClosed", {{"customer_id", "k1"}});
+  emit("OrderClosed", {{"customer_id", "k1"}});  // stays at 0
+  auto result = rebuild::RebuildProjection(d, "DocsRows", {});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->events_skipped, 0) << result->skip_reasons[0].reason;
+  auto rows = conn->Exec(
+      "SELECT concat_ws('|', id, status, shipped_at, phone, array_to_string(ARRAY(SELECT "
+      "i->>'id' FROM unnest(items) i), ','), product_id, day = (SELECT to_char(max(time), "
+      "'YYYY-MM-DD') FROM message_store.messages), units, on_hand, reserved, available, "
+      "open_orders) FROM docs_rows ORDER BY id");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->rows(), 2);
+  EXPECT_EQ(rows->Get(0, 0), "k1|shipped|2024-05-02|555|a,c|10|3|7|0");
+  EXPECT_THAT(std::string(rows->Get(1, 0)), ::testing::StartsWith("p1:"));
+  EXPECT_THAT(std::string(rows->Get(1, 0)), ::testing::EndsWith("|p1|t|5"));
 }
 
 }  // namespace
