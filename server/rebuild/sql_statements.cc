@@ -1,7 +1,5 @@
 #include "server/rebuild/sql_statements.h"
 
-#include <simdjson.h>
-
 #include <array>
 #include <cstdlib>
 
@@ -110,65 +108,6 @@ int MarkOperands(const domain::SqlStatement& s, size_t at, std::vector<bool>& by
   return marked;
 }
 
-void AppendQuotedArrayItem(std::string_view text, std::string& out) {
-  out += '"';
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  out += '"';
-}
-
-absl::Status AppendArray(simdjson::ondemand::array array, bool json_elements, std::string& out);
-
-absl::Status AppendArrayItem(simdjson::ondemand::value v, bool json_elements, std::string& out) {
-  simdjson::ondemand::json_type type;
-  if (auto e = v.type().get(type); e) return absl::InvalidArgumentError(simdjson::error_message(e));
-  std::string_view text;
-  switch (type) {
-    case simdjson::ondemand::json_type::null:
-      out += "NULL";
-      return absl::OkStatus();
-    case simdjson::ondemand::json_type::string:
-      if (auto e = v.get_string().get(text); e) {
-        return absl::InvalidArgumentError(simdjson::error_message(e));
-      }
-      AppendQuotedArrayItem(text, out);
-      return absl::OkStatus();
-    case simdjson::ondemand::json_type::number:
-    case simdjson::ondemand::json_type::boolean:
-      text = v.raw_json_token();
-      while (!text.empty() && (text.back() == ' ' || text.back() == '\n')) text.remove_suffix(1);
-      out += text;
-      return absl::OkStatus();
-    case simdjson::ondemand::json_type::array:
-      if (!json_elements) return AppendArray(v.get_array(), json_elements, out);
-      [[fallthrough]];
-    case simdjson::ondemand::json_type::object:
-      if (auto e = simdjson::to_json_string(v).get(text); e) {
-        return absl::InvalidArgumentError(simdjson::error_message(e));
-      }
-      AppendQuotedArrayItem(text, out);
-      return absl::OkStatus();
-  }
-  return absl::OkStatus();
-}
-
-absl::Status AppendArray(simdjson::ondemand::array array, bool json_elements, std::string& out) {
-  out += '{';
-  bool first = true;
-  for (auto item : array) {
-    simdjson::ondemand::value v;
-    if (auto e = item.get(v); e) return absl::InvalidArgumentError(simdjson::error_message(e));
-    if (!first) out += ',';
-    first = false;
-    absl::Status s = AppendArrayItem(v, json_elements, out);
-    if (!s.ok()) return s;
-  }
-  out += '}';
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 bool IsParameterTypingError(const absl::Status& error) {
@@ -204,23 +143,6 @@ int MarkUntypedParameters(const domain::SqlStatement& statement, const absl::Sta
     }
   }
   return marked;
-}
-
-absl::StatusOr<std::string> PgArrayLiteral(std::string_view json, bool json_elements) {
-  thread_local simdjson::ondemand::parser parser;
-  simdjson::padded_string padded(json);
-  simdjson::ondemand::document doc;
-  if (auto e = parser.iterate(padded).get(doc); e) {
-    return absl::InvalidArgumentError(simdjson::error_message(e));
-  }
-  simdjson::ondemand::array array;
-  if (doc.get_array().get(array) != simdjson::SUCCESS) {
-    return absl::InvalidArgumentError("expected a JSON array");
-  }
-  std::string out;
-  absl::Status s = AppendArray(array, json_elements, out);
-  if (!s.ok()) return s;
-  return out;
 }
 
 absl::Status SqlStatements::Plan(const domain::SqlStatement& statement) {

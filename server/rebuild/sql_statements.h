@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "server/domain/model.h"
 #include "server/rebuild/event_payload.h"
+#include "server/rebuild/pg_array.h"  // PgArrayLiteral, for statements' array parameters
 #include "storage/pg_connection.h"
 #include "storage/pg_pipeline.h"
 
@@ -74,11 +75,6 @@ int MarkUntypedParameters(const domain::SqlStatement& statement, const absl::Sta
 
 // True for errors of a prepare that better parameter types could cure.
 bool IsParameterTypingError(const absl::Status& error);
-
-// A JSON array (text) as a PostgreSQL array literal: {"a","b"}, {1,2.5}, NULL items; objects
-// and, when `json_elements`, nested arrays become quoted JSON texts, otherwise nested arrays
-// become sub-arrays. InvalidArgument when `json` is not an array.
-absl::StatusOr<std::string> PgArrayLiteral(std::string_view json, bool json_elements);
 
 }  // namespace protean_admin::rebuild
 
