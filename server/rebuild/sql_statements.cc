@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/rebuild/action_values.h"
 
 namespace protean_admin::rebuild {
 namespace {
@@ -216,6 +217,7 @@ absl::StatusOr<storage::PipelineCommand> SqlStatements::Bind(const domain::SqlSt
   if (it == typings_.end()) return absl::InternalError("SQL statement bound before planning");
   Typing& typing = it->second;
   std::vector<uint32_t> types(values.size(), 0);
+  std::vector<size_t> lone_items;  // non-array values of array-typed parameters
   storage::PipelineCommand command;
   command.params.reserve(values.size());
   for (size_t i = 0; i < values.size(); ++i) {
@@ -230,10 +232,27 @@ absl::StatusOr<storage::PipelineCommand> SqlStatements::Bind(const domain::SqlSt
       continue;
     } else if (typing.element[i] != 0 && !d.is_null()) {
       types[i] = typing.element[i];  // one element, e.g. appended with ||
+      lone_items.push_back(i);
     }
     command.params.push_back(d.AsCell());
   }
   absl::StatusOr<std::string> name = Variant(statement, typing, types);
+  if (!name.ok() && !lone_items.empty()) {
+    // Where only an array fits (`SET tags = :tag`), the value is an array of that one item,
+    // as the action form writes it.
+    for (size_t i : lone_items) {
+      ColumnSpec column;
+      column.shape = typing.element[i] == kJsonOid || typing.element[i] == kJsonbOid
+                         ? ValueShape::kJsonArray
+                         : ValueShape::kArray;
+      absl::StatusOr<std::string> literal = ActionValueText(column, values[i]);
+      if (!literal.ok()) return literal.status();
+      command.params[i] = *std::move(literal);
+      types[i] = 0;
+    }
+    absl::StatusOr<std::string> as_array = Variant(statement, typing, types);
+    if (as_array.ok()) name = std::move(as_array);
+  }
   if (!name.ok()) return name.status();
   command.statement = *std::move(name);
   return command;

@@ -42,7 +42,10 @@ class SqlStatements {
   // The command running a planned `statement` with `values` (one per parameter): the
   // statement's variant for the types these values take (prepared now, inside a savepoint of
   // the current transaction, when first met) and the values as text. An error is the event's
-  // failure (e.g. its values do not fit the statement), or Unavailable.
+  // failure (e.g. its values do not fit the statement), or Unavailable. A JSON array bound to
+  // an array-typed parameter is the array of its items; another value is one element where
+  // the statement takes one (`tags || :tag`), else an array of that one item (`SET tags =
+  // :tag`).
   absl::StatusOr<storage::PipelineCommand> Bind(const domain::SqlStatement& statement,
                                                 const std::vector<Datum>& values);
 

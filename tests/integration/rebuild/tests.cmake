@@ -15,7 +15,7 @@ protean_add_test(NAME skips_test LABEL integration
   LIBS protean_admin_rebuild TIMEOUT 120)
 protean_add_test(NAME differential_test LABEL integration
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/differential_test.cc
-  LIBS protean_admin_rebuild TIMEOUT 300)
+  LIBS protean_admin_rebuild TIMEOUT 450)
 # The action form's basics (update, negated increments, NULL, json/jsonb and array columns)
 # against PostgreSQL and Redis.
 protean_add_test(NAME action_basics_test LABEL integration
