@@ -139,6 +139,15 @@ void Dispatcher::EvalAction(const domain::Handler& h, ActionItem& item) {
         item.eval_status = d.status();
         return false;
       }
+      if (increments && value.negate && value.parameter) {
+        // Subtracted as it is, but refused as any negated value that is not a number is
+        // (docs/domain-toml.md: `cannot negate -:quantity: "abc" is not a number`).
+        absl::Status number = NegateValue(*d, value.parameter->text).status();
+        if (!number.ok()) {
+          item.eval_status = std::move(number);
+          return false;
+        }
+      }
       out.emplace_back(indexes[i], std::move(*d));
       if (increments && value.negate) {
         item.increment_subtract.resize(list.size());
