@@ -1,7 +1,7 @@
 #ifndef PROTEAN_ADMIN_BENCH_BASELINES_H_
 #define PROTEAN_ADMIN_BENCH_BASELINES_H_
 
-// The two baselines the rebuild engine is measured against (DESIGN.md §8, issue 6), and the
+// The two baselines the rebuild engine is measured against (bench/README.md, issue 6), and the
 // correctness check every measured method must pass.
 //
 // (c) Set-based floor: the Balances table computed by one INSERT ... SELECT ... GROUP BY
@@ -11,8 +11,8 @@
 // (d) Per-event-transaction replay, Protean's way: the events are loaded, then for each one
 //     BEGIN; SELECT the row by key; INSERT or UPDATE it; COMMIT.
 //
-// Both follow the bank semantics of DESIGN.md §3 / protean-reference.md §7: Registered
-// creates the row (name, balance 0); Transacted adds its amount, or creates the row with
+// Both follow the bank semantics of docs/domain-toml.md / docs/protean-compatibility.md §7:
+// Registered creates the row (name, balance 0); Transacted adds its amount, or creates the row with
 // name "" and balance = amount when absent. The floor assumes, as the workload guarantees,
 // that no user registers after their first transaction (a late Registered would reset the
 // balance to 0, which one GROUP BY does not express).

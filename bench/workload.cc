@@ -179,7 +179,7 @@ class Formatter {
     absl::StrAppend(&out, gp, "\t", row.position, "\t");
     AppendTime(out, micros, ' ');
     absl::StrAppend(&out, "\t", stream, "\t", type, "\t", data, "\t");
-    // metadata (protean-reference.md §3)
+    // metadata (docs/protean-compatibility.md §3)
     absl::StrAppend(&out, R"({"headers":{"id":")", message_id, R"(","time":")");
     AppendTime(out, micros, 'T');
     absl::StrAppend(&out, R"(","type":")", type, R"(","stream":")", stream,

@@ -1,8 +1,8 @@
 #ifndef PROTEAN_ADMIN_BENCH_WORKLOAD_H_
 #define PROTEAN_ADMIN_BENCH_WORKLOAD_H_
 
-// The reference workload of DESIGN.md §8: a Protean-shaped bank history (protean-reference.md
-// §1-§3) written straight into message_store.messages with COPY.
+// The reference workload of bench/README.md: a Protean-shaped bank history
+// (docs/protean-compatibility.md §1-§3) written straight into message_store.messages with COPY.
 //
 //   - U users: `<Camel>.Registered.v1` {user_id, email, name} in "<norm>::user-<uuid>";
 //   - T transactions: `<Camel>.Transacted.v2` {user_id, amount, currency}, a fraction of them
@@ -67,7 +67,7 @@ struct BankNames {
 };
 BankNames NamesFor(const WorkloadOptions& options);
 
-// protean-reference.md §2 (ASCII only; the workload's names are ASCII).
+// docs/protean-compatibility.md §2 (ASCII only; the workload's names are ASCII).
 std::string NormalizedName(std::string_view name);
 std::string CamelCaseName(std::string_view name);
 

@@ -3,7 +3,7 @@
 
 // What protean-admin prints, as plain functions.
 //
-// stdout carries the result lines of protean-reference.md §6 exactly, and also the error
+// stdout carries the result lines of docs/protean-compatibility.md §6 exactly, and also the error
 // lines of that table ("Error: ...", "Error loading Protean domain: ...") because Protean
 // prints them to stdout too; other daemon-side failures (guard refusal, already rebuilding,
 // cancelled) follow the same "Error: <message>" form on stdout. Progress, warnings and
@@ -26,7 +26,7 @@ namespace protean_admin::client {
 
 namespace pb = ::protean::admin::v1;
 
-// Exit codes (DESIGN.md §5).
+// Exit codes (docs/design.md §12).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;

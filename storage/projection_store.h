@@ -45,7 +45,11 @@ class ProjectionStore {
   virtual ~ProjectionStore() = default;
   virtual const TableInfo& table() const = 0;
   virtual int key_index() const = 0;
-  // Removes every row.
+  // Removes every row. For a PostgreSQL table it is a `DELETE` in the caller's transaction:
+  // transactional (a rollback restores every row) and readers keep seeing the old rows until
+  // the caller commits; it takes no lock that blocks readers, unlike `TRUNCATE`
+  // (docs/design.md §4). A store without transactions (Redis) removes the rows at once, and
+  // the rebuild is then always in place.
   virtual absl::Status Truncate() = 0;
   // Canonicalises `keys` and fetches their rows. Fails when a key is not valid for the key
   // column's type, or when a key matches several rows.

@@ -2,7 +2,7 @@
 #define PROTEAN_ADMIN_STORAGE_REDIS_CLIENT_H_
 
 // A blocking Redis client over hiredis for cache-backed projections
-// (protean-reference.md §5, DESIGN.md §1): documents live at "<prefix>:::<key>" with a TTL;
+// (docs/protean-compatibility.md §5): documents live at "<prefix>:::<key>" with a TTL;
 // truncation SCANs for "<prefix>:::*" and UNLINKs in batches.
 //
 // Errors are absl::Status values:

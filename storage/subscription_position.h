@@ -1,7 +1,7 @@
 #ifndef PROTEAN_ADMIN_STORAGE_SUBSCRIPTION_POSITION_H_
 #define PROTEAN_ADMIN_STORAGE_SUBSCRIPTION_POSITION_H_
 
-// Protean subscription positions (protean-reference.md §4): stream
+// Protean subscription positions (docs/protean-compatibility.md §4): stream
 // "position-{subscriber}-{category}", type "Read", data {"position": N}; the last record wins.
 
 #include <cstdint>

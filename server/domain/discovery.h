@@ -1,7 +1,8 @@
 #ifndef PROTEAN_ADMIN_SERVER_DOMAIN_DISCOVERY_H_
 #define PROTEAN_ADMIN_SERVER_DOMAIN_DISCOVERY_H_
 
-// Resolution of a `--domain` value to a file inside the domain root (DESIGN.md §4).
+// Resolution of a `--domain` value to a file inside the domain root (docs/domain-toml.md, "Finding
+// the file").
 //
 //  - The value splits at the first ':' not followed by '/' or '\' into path and instance
 //    ("bank/domain.toml:eu" -> "bank/domain.toml" + "eu"). An empty path means ".".

@@ -1,7 +1,7 @@
 #ifndef PROTEAN_ADMIN_SERVER_DOMAIN_LOADER_H_
 #define PROTEAN_ADMIN_SERVER_DOMAIN_LOADER_H_
 
-// Finding and loading a domain.toml (DESIGN.md §3, §4). The format as implemented, with its
+// Finding and loading a domain.toml (docs/domain-toml.md). The format as implemented, with its
 // defaults, the PROTEAN_ENV overlay rule (top-level tables that are not known sections are
 // environment overlays, holding top-level keys only; the active one is deep-merged over the
 // root) and the tolerated Protean keys, is in docs/domain-toml.md. Discovery rules:

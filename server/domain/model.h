@@ -1,7 +1,7 @@
 #ifndef PROTEAN_ADMIN_SERVER_DOMAIN_MODEL_H_
 #define PROTEAN_ADMIN_SERVER_DOMAIN_MODEL_H_
 
-// The in-memory model of one domain, as declared in domain.toml (DESIGN.md §3).
+// The in-memory model of one domain, as declared in domain.toml (docs/domain-toml.md).
 // Built and validated by the loader (loader.h); read-only afterwards. Every name-keyed
 // collection keeps declaration order.
 

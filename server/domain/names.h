@@ -1,7 +1,7 @@
 #ifndef PROTEAN_ADMIN_SERVER_DOMAIN_NAMES_H_
 #define PROTEAN_ADMIN_SERVER_DOMAIN_NAMES_H_
 
-// Protean's naming rules (protean-reference.md §2).
+// Protean's naming rules (docs/protean-compatibility.md §2).
 //
 //   NormalizedName("Donald E. Knuth") == "donald_e_knuth"
 //   CamelCaseName("My Domain 1.0")    == "MyDomain10"

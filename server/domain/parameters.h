@@ -1,7 +1,7 @@
 #ifndef PROTEAN_ADMIN_SERVER_DOMAIN_PARAMETERS_H_
 #define PROTEAN_ADMIN_SERVER_DOMAIN_PARAMETERS_H_
 
-// The parameter language of handlers (DESIGN.md §3).
+// The parameter language of handlers (docs/domain-toml.md).
 //
 //   :field            payload field          (first segment: [A-Za-z_][A-Za-z0-9_]*)
 //   :field.sub.sub    nested payload field   (later segments: [A-Za-z0-9_]+)

@@ -2,7 +2,7 @@
 #define PROTEAN_ADMIN_SERVER_DOMAIN_UPCASTERS_H_
 
 // Upcaster chains: validation at domain load (Protean's rules and messages,
-// protean-reference.md §7 item 15) and application to JSON payloads.
+// docs/protean-compatibility.md §7 item 15) and application to JSON payloads.
 
 #include <nlohmann/json.hpp>
 #include <vector>

@@ -1,8 +1,9 @@
 #ifndef PROTEAN_ADMIN_SERVER_REBUILD_ACTION_FOLD_H_
 #define PROTEAN_ADMIN_SERVER_REBUILD_ACTION_FOLD_H_
 
-// The action form's fast path (docs/domain-toml.md "Action form"): many action events folded
-// per key in memory, then written once. The result equals applying them one by one, in order:
+// The action form's fast path (docs/design.md §5, docs/domain-toml.md "Action form"): many
+// action events folded per key in memory, then written once. The result equals applying them
+// one by one, in order:
 //  - row absent: with `insert` or `set`, a row is created (key, insert values, set values);
 //    `update` and `increment` do nothing;
 //  - row present: set values assigned, then update values assigned, then increment values

@@ -1,7 +1,7 @@
 #ifndef PROTEAN_ADMIN_SERVER_REBUILD_CACHE_STORE_H_
 #define PROTEAN_ADMIN_SERVER_REBUILD_CACHE_STORE_H_
 
-// A cache-backed projection as a storage::ProjectionStore (protean-reference.md §5,
+// A cache-backed projection as a storage::ProjectionStore (docs/protean-compatibility.md §5,
 // issue 7): each row is a JSON document at "<underscore(Name)>:::<key>" in Redis, written
 // with the cache's TTL; truncation SCANs "<prefix>:::*" and UNLINKs in batches.
 //

@@ -1,7 +1,7 @@
 #ifndef PROTEAN_ADMIN_SERVER_REBUILD_REBUILD_H_
 #define PROTEAN_ADMIN_SERVER_REBUILD_REBUILD_H_
 
-// The rebuild engine (DESIGN.md §1): plan -> guard -> snapshot -> truncate -> replay ->
+// The rebuild engine (docs/design.md §3): plan -> guard -> snapshot -> truncate -> replay ->
 // hand-off -> result. No gRPC types here; the service layer adapts these to the contract.
 
 #include <atomic>
@@ -32,7 +32,7 @@ struct SkipReason {
   std::vector<int64_t> first_positions;  // global positions of the first few (at most 5)
 };
 
-// Protean's RebuildResult (docs/design.md "Results"), plus `partial`, why events were
+// Protean's RebuildResult (docs/design.md §9), plus `partial`, why events were
 // skipped and warnings.
 struct RebuildResult {
   std::string projection_name;

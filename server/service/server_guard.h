@@ -1,7 +1,7 @@
 #ifndef PROTEAN_ADMIN_SERVER_SERVICE_SERVER_GUARD_H_
 #define PROTEAN_ADMIN_SERVER_SERVICE_SERVER_GUARD_H_
 
-// Is the Protean event server stopped? (DESIGN.md §6)
+// Is the Protean event server stopped? (docs/design.md §6)
 //
 // Protean's server leaves no trace in the database; while it runs its health server answers
 // GET /livez on [server.health] host:port. The guard probes it with a plain HTTP/1.0 GET over

@@ -1,5 +1,5 @@
 -- A Message DB 1.3 compatible event store schema, written for protean-admin's tests,
--- demo and benchmark from the facts in shared/protean-reference.md §1.
+-- demo and benchmark from the facts in docs/protean-compatibility.md §1.
 -- Idempotent: safe to run on a database that already has it.
 
 CREATE SCHEMA IF NOT EXISTS message_store;

@@ -1,8 +1,8 @@
 // protean-admind and protean-admin end to end: the real daemon on a free port, the real CLI,
 // a scratch PostgreSQL database per test (tests/harness). Every row of the output and error
-// table of protean-reference.md §6, the event-server guard, cancel with rollback, a dropped
-// client, concurrent rebuilds, SIGTERM during a rebuild, reflection and health, and the
-// action form's basics (update, negated increments, NULL, list and jsonb columns).
+// table of docs/protean-compatibility.md §6, the event-server guard, cancel with rollback, a
+// dropped client, concurrent rebuilds, SIGTERM during a rebuild, reflection and health, and
+// the action form's basics (update, negated increments, NULL, list and jsonb columns).
 
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
@@ -118,7 +118,7 @@ class DaemonCliTest : public ::testing::Test {
   e2e::Daemon daemon_{root_.path(), logs_.path()};
 };
 
-// ---- The output table (protean-reference.md §6) ----
+// ---- The output table (docs/protean-compatibility.md §6) ----
 
 TEST_F(DaemonCliTest, SingleProjection) {
   Write("test::user-1", "Test.Registered.v1",
@@ -613,7 +613,7 @@ TEST_F(DaemonCliTest, UnreachableDaemonExitsThree) {
   EXPECT_EQ(Cli({"jobs"}, {{"PROTEAN_ADMIN_SERVER", nowhere}}).exit_code, 3);
 }
 
-// ---- The event-server guard (DESIGN.md §6) ----
+// ---- The event-server guard (docs/design.md §6) ----
 
 TEST_F(DaemonCliTest, GuardRefusesWhileTheEventServerAnswersAndForceOverrides) {
   Write("test::user-1", "Test.Registered.v1",

@@ -107,8 +107,8 @@ class Daemon {
   std::string server_;
 };
 
-// Protean's "Test" bank domain (protean-reference.md §7) as domain.toml: aggregates User and
-// Transaction, events Registered and Transacted, the Balances projection and its action-form
+// Protean's "Test" bank domain (docs/protean-compatibility.md §7) as domain.toml: aggregates User
+// and Transaction, events Registered and Transacted, the Balances projection and its action-form
 // TransactionProjector; event store and database at `uri`, the event server's health
 // endpoint at 127.0.0.1:`health_port`. `extra` is appended (events, projections,
 // projectors, caches, upcasters).

@@ -1,4 +1,5 @@
-// Protean's own rebuild scenarios (protean-reference.md §7, items 1-14) through the engine.
+// Protean's own rebuild scenarios (docs/protean-compatibility.md §7, items 1-14) through the
+// engine.
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"

@@ -1,8 +1,8 @@
 #ifndef PROTEAN_ADMIN_TESTS_INTEGRATION_REBUILD_TEST_DOMAIN_H_
 #define PROTEAN_ADMIN_TESTS_INTEGRATION_REBUILD_TEST_DOMAIN_H_
 
-// Protean's "Test" domain of protean-reference.md §7, built in code (no domain.toml parser):
-// User(Registered, ProfileUpdated), Transaction(Transacted); Balances fed by
+// Protean's "Test" domain of docs/protean-compatibility.md §7, built in code (no domain.toml
+// parser): User(Registered, ProfileUpdated), Transaction(Transacted); Balances fed by
 // TransactionProjector (action form) and UserDirectory fed by UserDirectoryProjector (SQL form).
 
 #include <nlohmann/json.hpp>

@@ -1,4 +1,4 @@
-// protean-admin's output lines (protean-reference.md §6), progress rendering, JSON lines
+// protean-admin's output lines (docs/protean-compatibility.md §6), progress rendering, JSON lines
 // and argument resolution.
 
 #include "client/output.h"

@@ -32,7 +32,7 @@ LoadOptions Env(std::map<std::string, std::string> vars = {}) {
   return options;
 }
 
-// DESIGN.md §3, verbatim.
+// A whole domain.toml with both handler forms, as a user would write it.
 constexpr const char* kDesignExample = R"toml(
 [domain]
 name = "Test"                       # categories "test::user", types "Test.Registered.v1"

@@ -32,7 +32,7 @@ Upcaster Step(int from, int to) {
   return u;
 }
 
-// protean-reference.md §7 item 14: v1 {amount} -> v2 {total, currency: "USD"}.
+// docs/protean-compatibility.md §7 item 14: v1 {amount} -> v2 {total, currency: "USD"}.
 Upcaster AmountToTotal() {
   Upcaster u = Step(1, 2);
   u.rename = {{"amount", "total"}};
