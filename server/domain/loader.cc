@@ -227,6 +227,9 @@ class Loader {
   // The line of the file where the text of string `node` starts (a multi-line string's
   // newline right after its opening quotes is not part of it).
   int FirstTextLine(const toml::node& node) const;
+  absl::Status ReadAction(Fields& f, const Projection& projection, toml::node& node,
+                          const std::string& path, Handler* handler);
+  absl::Status CheckActionCombination(Fields& f, const Handler& handler);
   absl::Status ReadValue(toml::node& node, const std::string& path, Value* out);
   absl::Status ReadColumnValues(toml::node* node, const std::string& path,
                                 const Projection& projection, bool numeric,
@@ -859,7 +862,7 @@ absl::Status Loader::ReadHandler(Projector& projector, const Projection& project
   toml::node* sql = f.Take("sql");
   toml::node* lua = f.Take("lua");
   bool has_action = false;
-  for (std::string_view key : {"key", "set", "insert", "increment", "delete"}) {
+  for (std::string_view key : {"key", "set", "insert", "update", "increment", "delete"}) {
     has_action |= f.table().get(key) != nullptr;
   }
   if (lua != nullptr) {
@@ -868,14 +871,14 @@ absl::Status Loader::ReadHandler(Projector& projector, const Projection& project
                    absl::StrCat("a handler is in Lua form or in ",
                                 sql != nullptr ? "SQL form, not both (remove sql or lua)"
                                                : "action form, not both (remove key/set/insert/"
-                                                 "increment/delete or lua)"));
+                                                 "update/increment/delete or lua)"));
     }
     PA_RETURN_IF_ERROR(ReadLuaHandler(*lua, f.Path("lua"), projection, handler));
   } else if (sql != nullptr) {
     if (has_action) {
       return Error(sql->source(), f.Path("sql"),
                    "a handler is in SQL form or in action form, not both (remove key/set/"
-                   "insert/increment/delete or sql)");
+                   "insert/update/increment/delete or sql)");
     }
     if (projection.cache_backed()) {
       return Error(sql->source(), f.Path("sql"),
@@ -909,38 +912,10 @@ absl::Status Loader::ReadHandler(Projector& projector, const Projection& project
     handler.form = Handler::Form::kAction;
     if (!has_action) {
       return Error(node.source(), path,
-                   "a handler needs 'sql' (SQL form) or an action (set, insert, increment, "
-                   "delete) or 'lua' (Lua form)");
+                   "a handler needs 'sql' (SQL form) or an action (set, insert, update, "
+                   "increment, delete) or 'lua' (Lua form)");
     }
-    if (toml::node* key = f.Take("key")) {
-      PA_RETURN_IF_ERROR(ReadValue(*key, f.Path("key"), &handler.key));
-      if (!handler.key.parameter.has_value() &&
-          !(handler.key.literal.is_string() || handler.key.literal.is_number_integer())) {
-        return Error(key->source(), f.Path("key"), "must be a parameter, a string or an integer");
-      }
-    } else {
-      Parameter parameter;
-      parameter.path = {projection.key};
-      parameter.text = absl::StrCat(":", projection.key);
-      handler.key.parameter = std::move(parameter);
-    }
-    PA_RETURN_IF_ERROR(
-        ReadColumnValues(f.Take("set"), f.Path("set"), projection, false, &handler.set));
-    PA_RETURN_IF_ERROR(
-        ReadColumnValues(f.Take("insert"), f.Path("insert"), projection, false, &handler.insert));
-    PA_RETURN_IF_ERROR(ReadColumnValues(f.Take("increment"), f.Path("increment"), projection, true,
-                                        &handler.increment));
-    PA_RETURN_IF_ERROR(f.Bool("delete", &handler.remove));
-    if (handler.remove &&
-        (!handler.set.empty() || !handler.insert.empty() || !handler.increment.empty())) {
-      return Error(f.Take("delete")->source(), f.Path("delete"),
-                   "delete = true cannot be combined with set, insert or increment");
-    }
-    if (!handler.remove && handler.set.empty() && handler.insert.empty() &&
-        handler.increment.empty()) {
-      return Error(node.source(), path,
-                   "the handler does nothing: give set, insert, increment or delete = true");
-    }
+    PA_RETURN_IF_ERROR(ReadAction(f, projection, node, path, &handler));
   }
   PA_RETURN_IF_ERROR(f.Finish());
   projector.handlers.push_back(std::move(handler));
@@ -986,12 +961,87 @@ int Loader::FirstTextLine(const toml::node& node) const {
   return opens_alone ? line + 1 : line;
 }
 
+// The action form's keys (docs/domain-toml.md "Action form").
+absl::Status Loader::ReadAction(Fields& f, const Projection& projection, toml::node& node,
+                                const std::string& path, Handler* handler) {
+  if (toml::node* key = f.Take("key")) {
+    PA_RETURN_IF_ERROR(ReadValue(*key, f.Path("key"), &handler->key));
+    if (!handler->key.parameter.has_value() &&
+        !(handler->key.literal.is_string() || handler->key.literal.is_number_integer())) {
+      return Error(key->source(), f.Path("key"), "must be a parameter, a string or an integer");
+    }
+    if (handler->key.negate) {
+      return Error(key->source(), f.Path("key"), "a key cannot be a negated parameter");
+    }
+  } else {
+    Parameter parameter;
+    parameter.path = {projection.key};
+    parameter.text = absl::StrCat(":", projection.key);
+    handler->key.parameter = std::move(parameter);
+  }
+  PA_RETURN_IF_ERROR(
+      ReadColumnValues(f.Take("set"), f.Path("set"), projection, false, &handler->set));
+  PA_RETURN_IF_ERROR(
+      ReadColumnValues(f.Take("insert"), f.Path("insert"), projection, false, &handler->insert));
+  PA_RETURN_IF_ERROR(
+      ReadColumnValues(f.Take("update"), f.Path("update"), projection, false, &handler->update));
+  PA_RETURN_IF_ERROR(ReadColumnValues(f.Take("increment"), f.Path("increment"), projection, true,
+                                      &handler->increment));
+  PA_RETURN_IF_ERROR(f.Bool("delete", &handler->remove));
+  const bool writes = !handler->set.empty() || !handler->insert.empty() ||
+                      !handler->update.empty() || !handler->increment.empty();
+  if (!handler->remove && !writes) {
+    return Error(node.source(), path,
+                 "the handler does nothing: give set, insert, update, increment or delete = true");
+  }
+  return CheckActionCombination(f, *handler);
+}
+
+// Refuses combinations whose outcome would depend on an order nobody wrote down: delete with
+// anything else, and one column in both set and update (set assigns it whether or not the
+// row exists, so update would silently override it for existing rows only).
+absl::Status Loader::CheckActionCombination(Fields& f, const Handler& handler) {
+  if (handler.remove && (!handler.set.empty() || !handler.insert.empty() ||
+                         !handler.update.empty() || !handler.increment.empty())) {
+    return Error(f.Take("delete")->source(), f.Path("delete"),
+                 "delete = true cannot be combined with set, insert, update or increment");
+  }
+  for (const auto& [column, value] : handler.update) {
+    for (const auto& [set_column, set_value] : handler.set) {
+      if (column != set_column) continue;
+      const toml::node* at = f.table().get("update")->as_table()->get(column);
+      return Error(at->source(), JoinKey(f.Path("update"), column),
+                   absl::StrCat("column '", column,
+                                "' is in both set and update: set already assigns it when the "
+                                "row exists (and creates the row); give it in one of them (insert "
+                                "+ update assign different values to new and existing rows)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A value: "-:param" (negated), ":param", `{ null = true }` (NULL) or a JSON literal. TOML has
+// no null; the one-key table is the spelling because no string can then mean NULL.
 absl::Status Loader::ReadValue(toml::node& node, const std::string& path, Value* out) {
   if (toml::value<std::string>* string = node.as_string()) {
-    absl::StatusOr<std::optional<Parameter>> parameter = ParseParameterReference(string->get());
+    std::string_view text = string->get();
+    const bool negate = text.size() > 2 && text[0] == '-' && text[1] == ':';
+    if (negate) text.remove_prefix(1);
+    absl::StatusOr<std::optional<Parameter>> parameter = ParseParameterReference(text);
     if (!parameter.ok()) return Error(node.source(), path, Msg(parameter.status()));
     if (parameter->has_value()) {
       out->parameter = **std::move(parameter);
+      out->negate = negate;
+      return absl::OkStatus();
+    }
+  }
+  if (toml::table* table = node.as_table(); table != nullptr && table->size() == 1) {
+    if (toml::node* flag = table->get("null")) {
+      if (!flag->is_boolean() || !flag->as_boolean()->get()) {
+        return Error(flag->source(), JoinKey(path, "null"),
+                     "an explicit NULL is written { null = true }");
+      }
+      out->literal = nullptr;
       return absl::OkStatus();
     }
   }

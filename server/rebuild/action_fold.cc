@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/status_macros.h"
+#include "server/rebuild/action_values.h"
 
 namespace protean_admin::rebuild {
 namespace {
@@ -62,9 +63,118 @@ absl::Status Assign(const ColumnSpec& column, const Datum& value, storage::Cell&
     cell.reset();
     return absl::OkStatus();
   }
-  absl::StatusOr<std::string> coerced = CoerceValue(column, value.text);
+  absl::StatusOr<std::string> coerced;
+  if (column.shape == ValueShape::kScalar) {
+    coerced = CoerceValue(column, value.text);  // the hot path: no intermediate text
+  } else {
+    ASSIGN_OR_RETURN(std::string text, ActionValueText(column, value));
+    coerced = CoerceValue(column, text);
+  }
   if (!coerced.ok()) return coerced.status();
   cell = std::move(*coerced);
+  return absl::OkStatus();
+}
+
+// A row created by `item` (insert and set values) for an absent key.
+absl::Status CreateRow(const ActionItem& item, const std::vector<ColumnSpec>& columns,
+                       int key_index, absl::string_view key, RowState& row) {
+  RowState created;
+  created.in_db = row.in_db;
+  created.present = true;
+  created.fresh = true;
+  created.dirty = true;
+  created.cells.assign(columns.size(), std::nullopt);
+  created.assigned.assign(columns.size(), false);
+  created.cells[key_index] = std::string(key);
+  created.assigned[key_index] = true;
+  for (const auto* list : {&item.insert, &item.set}) {
+    for (const auto& [index, value] : *list) {
+      RETURN_IF_ERROR(Assign(columns[index], value, created.cells[index]));
+      created.assigned[index] = true;
+    }
+  }
+  row = std::move(created);
+  return absl::OkStatus();
+}
+
+// The changes of one item to a present row, collected before any is committed.
+struct PendingChanges {
+  absl::InlinedVector<std::pair<int, storage::Cell>, 4> cells;
+  absl::InlinedVector<std::pair<int, double>, 2> sums;  // after `cells`
+};
+
+// Adds a float8 increment to the column's current value: this item's latest, else the row's.
+absl::Status AddToSum(const ColumnSpec& column, int index, const Datum& value, bool subtract,
+                      const RowState& row, PendingChanges& pending) {
+  std::optional<double> base;
+  for (auto it = pending.sums.rbegin(); it != pending.sums.rend() && !base; ++it) {
+    if (it->first == index) base = it->second;
+  }
+  const storage::Cell* text = &row.cells[index];
+  for (auto it = pending.cells.rbegin(); it != pending.cells.rend() && !base; ++it) {
+    if (it->first == index) {
+      text = &it->second;
+      break;
+    }
+  }
+  if (!base && text == &row.cells[index] && row.Sum(index) != nullptr) base = *row.Sum(index);
+  if (!base) {
+    base = 0;
+    if (*text) {
+      ASSIGN_OR_RETURN(base, ParseFloat8(column, **text));
+    }
+  }
+  ASSIGN_OR_RETURN(double sum, AddFloat8(column, *base, value.text, subtract));
+  pending.sums.emplace_back(index, sum);
+  return absl::OkStatus();
+}
+
+absl::Status AddIncrement(const ColumnSpec& column, int index, const Datum& value, bool subtract,
+                          const RowState& row, PendingChanges& pending) {
+  if (value.is_null()) {
+    return absl::InvalidArgumentError(absl::StrCat("increment of ", column.name, " by NULL"));
+  }
+  if (column.kind == ColumnKind::kFloat8) {
+    return AddToSum(column, index, value, subtract, row, pending);
+  }
+  const storage::Cell* current = &row.cells[index];
+  for (auto it = pending.cells.rbegin(); it != pending.cells.rend(); ++it) {
+    if (it->first == index) {
+      current = &it->second;
+      break;
+    }
+  }
+  ASSIGN_OR_RETURN(std::string sum, IncrementValue(column, *current, value.text, subtract));
+  pending.cells.emplace_back(index, std::move(sum));
+  return absl::OkStatus();
+}
+
+// Set, then update values assigned, then increments added to a present row; all or nothing.
+absl::Status ChangeRow(const ActionItem& item, const std::vector<ColumnSpec>& columns,
+                       RowState& row) {
+  PendingChanges pending;
+  for (const auto* list : {&item.set, &item.update}) {
+    for (const auto& [index, value] : *list) {
+      storage::Cell cell;
+      RETURN_IF_ERROR(Assign(columns[index], value, cell));
+      pending.cells.emplace_back(index, std::move(cell));
+    }
+  }
+  for (size_t i = 0; i < item.increment.size(); ++i) {
+    const auto& [index, value] = item.increment[i];
+    const bool subtract = i < item.increment_subtract.size() && item.increment_subtract[i];
+    RETURN_IF_ERROR(AddIncrement(columns[index], index, value, subtract, row, pending));
+  }
+  for (auto& [index, cell] : pending.cells) {
+    row.cells[index] = std::move(cell);
+    row.DropSum(index);
+    row.assigned[index] = true;
+  }
+  for (const auto& [index, sum] : pending.sums) {
+    row.SetSum(index, sum);
+    row.assigned[index] = true;
+  }
+  if (!pending.cells.empty() || !pending.sums.empty()) row.dirty = true;
   return absl::OkStatus();
 }
 
@@ -81,90 +191,11 @@ absl::Status ApplyItem(const ActionItem& item, const std::vector<ColumnSpec>& co
     }
     return absl::OkStatus();
   }
-  if (!row.present) {
-    if (item.insert.empty() && item.set.empty()) return absl::OkStatus();
-    if (absl::Status refused = key_refused(); !refused.ok()) return refused;
-    RowState created;
-    created.in_db = row.in_db;
-    created.present = true;
-    created.fresh = true;
-    created.dirty = true;
-    created.cells.assign(columns.size(), std::nullopt);
-    created.assigned.assign(columns.size(), false);
-    created.cells[key_index] = std::string(key);
-    created.assigned[key_index] = true;
-    for (const auto* list : {&item.insert, &item.set}) {
-      for (const auto& [index, value] : *list) {
-        absl::Status s = Assign(columns[index], value, created.cells[index]);
-        if (!s.ok()) return s;
-        created.assigned[index] = true;
-      }
-    }
-    row = std::move(created);
-    return absl::OkStatus();
-  }
-  absl::InlinedVector<std::pair<int, storage::Cell>, 4> pending;
-  absl::InlinedVector<std::pair<int, double>, 2> pending_sums;  // after `pending`
-  for (const auto& [index, value] : item.set) {
-    storage::Cell cell;
-    absl::Status s = Assign(columns[index], value, cell);
-    if (!s.ok()) return s;
-    pending.emplace_back(index, std::move(cell));
-  }
-  for (const auto& [index, value] : item.increment) {
-    if (value.is_null()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("increment of ", columns[index].name, " by NULL"));
-    }
-    if (columns[index].kind == ColumnKind::kFloat8) {
-      // The current value: this item's latest, else the row's.
-      std::optional<double> base;
-      for (auto it = pending_sums.rbegin(); it != pending_sums.rend() && !base; ++it) {
-        if (it->first == index) base = it->second;
-      }
-      const storage::Cell* text = &row.cells[index];
-      for (auto it = pending.rbegin(); it != pending.rend() && !base; ++it) {
-        if (it->first == index) {
-          text = &it->second;
-          break;
-        }
-      }
-      if (!base && text == &row.cells[index] && row.Sum(index) != nullptr) base = *row.Sum(index);
-      if (!base) {
-        base = 0;
-        if (*text) {
-          absl::StatusOr<double> parsed = ParseFloat8(columns[index], **text);
-          if (!parsed.ok()) return parsed.status();
-          base = *parsed;
-        }
-      }
-      absl::StatusOr<double> sum = AddFloat8(columns[index], *base, value.text);
-      if (!sum.ok()) return sum.status();
-      pending_sums.emplace_back(index, *sum);
-      continue;
-    }
-    const storage::Cell* current = &row.cells[index];
-    for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
-      if (it->first == index) {
-        current = &it->second;
-        break;
-      }
-    }
-    absl::StatusOr<std::string> sum = IncrementValue(columns[index], *current, value.text);
-    if (!sum.ok()) return sum.status();
-    pending.emplace_back(index, std::move(*sum));
-  }
-  for (auto& [index, cell] : pending) {
-    row.cells[index] = std::move(cell);
-    row.DropSum(index);
-    row.assigned[index] = true;
-  }
-  for (const auto& [index, sum] : pending_sums) {
-    row.SetSum(index, sum);
-    row.assigned[index] = true;
-  }
-  if (!pending.empty() || !pending_sums.empty()) row.dirty = true;
-  return absl::OkStatus();
+  if (row.present) return ChangeRow(item, columns, row);
+  // Absent: only insert and set create a row; update and increment need one.
+  if (item.insert.empty() && item.set.empty()) return absl::OkStatus();
+  RETURN_IF_ERROR(key_refused());
+  return CreateRow(item, columns, key_index, key, row);
 }
 
 }  // namespace

@@ -1,12 +1,15 @@
 #ifndef PROTEAN_ADMIN_SERVER_REBUILD_ACTION_FOLD_H_
 #define PROTEAN_ADMIN_SERVER_REBUILD_ACTION_FOLD_H_
 
-// The action form's fast path (docs/design.md §5): many action events (and Lua-form calls)
-// folded per key in memory, then written once. The result equals applying them one by one, in
-// order:
+// The action form's fast path (docs/design.md §5, docs/domain-toml.md "Action form"): many
+// action events (and Lua-form calls) folded per key in memory, then written once. The result
+// equals applying them one by one, in order:
 //  - row absent: with `insert` or `set`, a row is created (key, insert values, set values);
-//  - row present: set values assigned, then increment values added (NULL counts as 0);
+//    `update` and `increment` do nothing;
+//  - row present: set values assigned, then update values assigned, then increment values
+//    added (NULL counts as 0; a negated increment subtracts);
 //  - delete: the row is removed.
+// Values become column text as action_values.h says (json, jsonb, arrays).
 // An event whose action fails in memory (NULL key, a value the column type refuses) is
 // failed without touching the state.
 
@@ -32,7 +35,10 @@ struct ActionItem {
   std::optional<std::string> key;
   std::vector<std::pair<int, Datum>> set;
   std::vector<std::pair<int, Datum>> insert;
+  std::vector<std::pair<int, Datum>> update;
   std::vector<std::pair<int, Datum>> increment;
+  // Empty, or one flag per increment: subtract it ("-:param") instead of adding it.
+  std::vector<bool> increment_subtract;
   bool remove = false;
 };
 

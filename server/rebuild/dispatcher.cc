@@ -5,6 +5,7 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "server/rebuild/action_values.h"
 #include "spdlog/spdlog.h"
 #include "storage/pg_pipeline.h"
 #include "storage/savepoint.h"
@@ -150,8 +151,10 @@ const absl::Status& Dispatcher::WorkItem::eval_status() const {
 }
 
 absl::StatusOr<Datum> Dispatcher::EvalValue(const domain::Value& value) {
-  if (value.parameter) return payload_.Get(*value.parameter);
-  return LiteralDatum(value.literal);
+  if (!value.parameter) return LiteralDatum(value.literal);
+  if (!value.negate) return payload_.Get(*value.parameter);
+  ASSIGN_OR_RETURN(Datum datum, payload_.Get(*value.parameter));
+  return NegateValue(std::move(datum), value.parameter->text);
 }
 
 void Dispatcher::EvalAction(const domain::Handler& h, ActionItem& item) {
@@ -163,23 +166,40 @@ void Dispatcher::EvalAction(const domain::Handler& h, ActionItem& item) {
     return;
   }
   if (!key->is_null()) item.key = std::move(key->text);
+  // Increments keep their parameter's value: a negated one is subtracted (action_fold.h).
   auto fill = [&](const std::vector<std::pair<std::string, domain::Value>>& list,
-                  const std::vector<int>& indexes,
-                  std::vector<std::pair<int, Datum>>& out) -> bool {
+                  const std::vector<int>& indexes, std::vector<std::pair<int, Datum>>& out,
+                  bool increments) -> bool {
     out.reserve(list.size());
     for (size_t i = 0; i < list.size(); ++i) {
-      absl::StatusOr<Datum> d = EvalValue(list[i].second);
+      const domain::Value& value = list[i].second;
+      absl::StatusOr<Datum> d =
+          increments && value.parameter ? payload_.Get(*value.parameter) : EvalValue(value);
       if (!d.ok()) {
         item.eval_status = d.status();
         return false;
       }
+      if (increments && value.negate && value.parameter) {
+        // Subtracted as it is, but refused as any negated value that is not a number is
+        // (docs/domain-toml.md: `cannot negate -:quantity: "abc" is not a number`).
+        absl::Status number = NegateValue(*d, value.parameter->text).status();
+        if (!number.ok()) {
+          item.eval_status = std::move(number);
+          return false;
+        }
+      }
       out.emplace_back(indexes[i], std::move(*d));
+      if (increments && value.negate) {
+        item.increment_subtract.resize(list.size());
+        item.increment_subtract[i] = true;
+      }
     }
     return true;
   };
-  if (!fill(h.set, hc.set, item.set)) return;
-  if (!fill(h.insert, hc.insert, item.insert)) return;
-  if (!fill(h.increment, hc.increment, item.increment)) return;
+  if (!fill(h.set, hc.set, item.set, false)) return;
+  if (!fill(h.insert, hc.insert, item.insert, false)) return;
+  if (!fill(h.update, hc.update, item.update, false)) return;
+  if (!fill(h.increment, hc.increment, item.increment, true)) return;
   item.remove = h.remove;
 }
 

@@ -15,7 +15,7 @@ bool ReadsAttribute(const domain::Handler& h, domain::MessageAttribute attribute
     }
   }
   if (h.key.parameter && reads(*h.key.parameter)) return true;
-  for (const auto* list : {&h.set, &h.insert, &h.increment}) {
+  for (const auto* list : {&h.set, &h.insert, &h.update, &h.increment}) {
     for (const auto& [column, value] : *list) {
       if (value.parameter && reads(*value.parameter)) return true;
     }
@@ -101,8 +101,9 @@ absl::StatusOr<ColumnsByHandler> ResolveHandlerColumns(const RebuildPlan& plan,
     for (const domain::Handler& h : p->handlers) {
       if (h.form != domain::Handler::Form::kAction) continue;
       HandlerColumns& hc = out[&h];
-      for (auto [list, indexes] : {std::pair{&h.set, &hc.set}, std::pair{&h.insert, &hc.insert},
-                                   std::pair{&h.increment, &hc.increment}}) {
+      for (auto [list, indexes] :
+           {std::pair{&h.set, &hc.set}, std::pair{&h.insert, &hc.insert},
+            std::pair{&h.update, &hc.update}, std::pair{&h.increment, &hc.increment}}) {
         for (const auto& [column, value] : *list) {
           const int index = table.ColumnIndex(column);
           if (index < 0) {

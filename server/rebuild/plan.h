@@ -49,7 +49,7 @@ absl::StatusOr<RebuildPlan> PlanRebuild(const domain::Domain& domain,
 
 // The table columns an action-form handler assigns, by list.
 struct HandlerColumns {
-  std::vector<int> set, insert, increment;
+  std::vector<int> set, insert, update, increment;
 };
 using ColumnsByHandler = std::unordered_map<const domain::Handler*, HandlerColumns>;
 

@@ -21,3 +21,8 @@ protean_add_test(NAME differential_test LABEL integration
 protean_add_test(NAME lua_rebuild_test LABEL integration
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/lua_rebuild_test.cc
   LIBS protean_admin_rebuild TIMEOUT 120)
+# The action form's basics (update, negated increments, NULL, json/jsonb and array columns)
+# against PostgreSQL and Redis.
+protean_add_test(NAME action_basics_test LABEL integration
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/action_basics_test.cc
+  LIBS protean_admin_rebuild TIMEOUT 120)
