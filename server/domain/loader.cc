@@ -233,8 +233,14 @@ class Loader {
                            toml::node& node, const std::string& path);
   absl::Status ReadSqlHandler(Fields& f, toml::node& sql, const Projection& projection,
                               Handler& handler);
-  absl::Status ReadActionHandler(Fields& f, toml::node& node, const std::string& path,
-                                 const Projection& projection, Handler& handler);
+  absl::Status ReadLuaHandler(toml::node& lua, const std::string& path,
+                              const Projection& projection, Handler& handler);
+  // The line of the file where the text of string `node` starts (a multi-line string's
+  // newline right after its opening quotes is not part of it).
+  int FirstTextLine(const toml::node& node) const;
+  absl::Status ReadAction(Fields& f, const Projection& projection, toml::node& node,
+                          const std::string& path, Handler* handler);
+  absl::Status CheckActionCombination(Fields& f, const Handler& handler);
   absl::Status ReadValue(toml::node& node, const std::string& path, Value* out);
   absl::Status ReadColumnValues(toml::node* node, const std::string& path,
                                 const Projection& projection, bool numeric,
@@ -245,6 +251,7 @@ class Loader {
                            std::vector<std::pair<Entry, toml::table*>>* out);
 
   std::string source_;
+  std::string_view text_;  // the file, during Run
   const LoadOptions& options_;
   std::string prefix_;  // key prefix of the selected instance: "domains.<instance>"
   std::set<const toml::node*> substituted_;
@@ -914,24 +921,34 @@ absl::Status Loader::ReadHandler(Projector& projector, const Projection& project
   handler.event = event_name;
   handler.where = Place(event_key.source());
   toml::node* sql = f.Take("sql");
+  toml::node* lua = f.Take("lua");
   bool has_action = false;
-  for (std::string_view key : {"key", "set", "insert", "increment", "delete"}) {
+  for (std::string_view key : {"key", "set", "insert", "update", "increment", "delete"}) {
     has_action |= f.table().get(key) != nullptr;
   }
-  if (sql != nullptr) {
+  if (lua != nullptr) {
+    if (sql != nullptr || has_action) {
+      return Error(lua->source(), f.Path("lua"),
+                   absl::StrCat("a handler is in Lua form or in ",
+                                sql != nullptr ? "SQL form, not both (remove sql or lua)"
+                                               : "action form, not both (remove key/set/insert/"
+                                                 "update/increment/delete or lua)"));
+    }
+    RETURN_IF_ERROR(ReadLuaHandler(*lua, f.Path("lua"), projection, handler));
+  } else if (sql != nullptr) {
     if (has_action) {
       return Error(sql->source(), f.Path("sql"),
                    "a handler is in SQL form or in action form, not both (remove key/set/"
-                   "insert/increment/delete or sql)");
+                   "insert/update/increment/delete or sql)");
     }
     RETURN_IF_ERROR(ReadSqlHandler(f, *sql, projection, handler));
   } else {
     if (!has_action) {
       return Error(node.source(), path,
-                   "a handler needs 'sql' (SQL form) or an action (set, insert, increment, "
-                   "delete)");
+                   "a handler needs 'sql' (SQL form) or an action (set, insert, update, "
+                   "increment, delete) or 'lua' (Lua form)");
     }
-    RETURN_IF_ERROR(ReadActionHandler(f, node, path, projection, handler));
+    RETURN_IF_ERROR(ReadAction(f, projection, node, path, &handler));
   }
   RETURN_IF_ERROR(f.Finish());
   projector.handlers.push_back(std::move(handler));
@@ -973,48 +990,126 @@ absl::Status Loader::ReadSqlHandler(Fields& f, toml::node& sql, const Projection
   return absl::OkStatus();
 }
 
-// The action form: the row's key (default: the event's field named like the projection's
-// key), then set / insert / increment or delete, and never delete with the others.
-absl::Status Loader::ReadActionHandler(Fields& f, toml::node& node, const std::string& path,
-                                       const Projection& projection, Handler& handler) {
-  handler.form = Handler::Form::kAction;
+absl::Status Loader::ReadLuaHandler(toml::node& lua, const std::string& path,
+                                    const Projection& projection, Handler& handler) {
+  if (!lua.is_string()) return TypeError(lua, path, "a string (the handler's Lua source)");
+  const std::string& source = lua.as_string()->get();
+  if (source.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return Error(lua.source(), path, "the Lua handler is empty");
+  }
+  if (projection.cache_backed() && projection.columns.empty()) {
+    // Without declared columns a cache-backed projection's columns are inferred from what
+    // action-form handlers name; a Lua handler's writes name none.
+    return Error(lua.source(), path,
+                 absl::StrCat("projection ", projection.name,
+                              " is cache-backed and has Lua handlers: declare its columns "
+                              "(columns = { col = \"SQL type\", ... })"));
+  }
+  handler.form = Handler::Form::kLua;
+  handler.lua = source;
+  handler.lua_line = FirstTextLine(lua);
+  return absl::OkStatus();
+}
+
+int Loader::FirstTextLine(const toml::node& node) const {
+  const toml::source_region& where = node.source();
+  const int line = static_cast<int>(where.begin.line);
+  if (line <= 0 || where.end.line <= where.begin.line) return std::max(line, 1);
+  // The text of the line the string starts on.
+  std::string_view rest = text_;
+  for (int l = 1; l < line && !rest.empty(); ++l) {
+    const size_t newline = rest.find('\n');
+    rest = newline == std::string_view::npos ? std::string_view() : rest.substr(newline + 1);
+  }
+  std::string_view first = rest.substr(0, rest.find('\n'));
+  while (!first.empty() && (first.back() == ' ' || first.back() == '\t' || first.back() == '\r')) {
+    first.remove_suffix(1);
+  }
+  const bool opens_alone = first.ends_with("\"\"\"") || first.ends_with("'''");
+  return opens_alone ? line + 1 : line;
+}
+
+// The action form's keys (docs/domain-toml.md "Action form").
+absl::Status Loader::ReadAction(Fields& f, const Projection& projection, toml::node& node,
+                                const std::string& path, Handler* handler) {
+  handler->form = Handler::Form::kAction;
   if (toml::node* key = f.Take("key")) {
-    RETURN_IF_ERROR(ReadValue(*key, f.Path("key"), &handler.key));
-    if (!handler.key.parameter.has_value() &&
-        !(handler.key.literal.is_string() || handler.key.literal.is_number_integer())) {
+    RETURN_IF_ERROR(ReadValue(*key, f.Path("key"), &handler->key));
+    if (!handler->key.parameter.has_value() &&
+        !(handler->key.literal.is_string() || handler->key.literal.is_number_integer())) {
       return Error(key->source(), f.Path("key"), "must be a parameter, a string or an integer");
+    }
+    if (handler->key.negate) {
+      return Error(key->source(), f.Path("key"), "a key cannot be a negated parameter");
     }
   } else {
     Parameter parameter;
     parameter.path = {projection.key};
     parameter.text = absl::StrCat(":", projection.key);
-    handler.key.parameter = std::move(parameter);
+    handler->key.parameter = std::move(parameter);
   }
-  RETURN_IF_ERROR(ReadColumnValues(f.Take("set"), f.Path("set"), projection, false, &handler.set));
+  RETURN_IF_ERROR(ReadColumnValues(f.Take("set"), f.Path("set"), projection, false, &handler->set));
   RETURN_IF_ERROR(
-      ReadColumnValues(f.Take("insert"), f.Path("insert"), projection, false, &handler.insert));
+      ReadColumnValues(f.Take("insert"), f.Path("insert"), projection, false, &handler->insert));
+  RETURN_IF_ERROR(
+      ReadColumnValues(f.Take("update"), f.Path("update"), projection, false, &handler->update));
   RETURN_IF_ERROR(ReadColumnValues(f.Take("increment"), f.Path("increment"), projection, true,
-                                   &handler.increment));
-  RETURN_IF_ERROR(f.Bool("delete", &handler.remove));
-  if (handler.remove &&
-      (!handler.set.empty() || !handler.insert.empty() || !handler.increment.empty())) {
-    return Error(f.Take("delete")->source(), f.Path("delete"),
-                 "delete = true cannot be combined with set, insert or increment");
-  }
-  if (!handler.remove && handler.set.empty() && handler.insert.empty() &&
-      handler.increment.empty()) {
+                                   &handler->increment));
+  RETURN_IF_ERROR(f.Bool("delete", &handler->remove));
+  const bool writes = !handler->set.empty() || !handler->insert.empty() ||
+                      !handler->update.empty() || !handler->increment.empty();
+  if (!handler->remove && !writes) {
     return Error(node.source(), path,
-                 "the handler does nothing: give set, insert, increment or delete = true");
+                 "the handler does nothing: give set, insert, update, increment or delete = true");
+  }
+  return CheckActionCombination(f, *handler);
+}
+
+// Refuses combinations whose outcome would depend on an order nobody wrote down: delete with
+// anything else, and one column in both set and update (set assigns it whether or not the
+// row exists, so update would silently override it for existing rows only).
+absl::Status Loader::CheckActionCombination(Fields& f, const Handler& handler) {
+  if (handler.remove && (!handler.set.empty() || !handler.insert.empty() ||
+                         !handler.update.empty() || !handler.increment.empty())) {
+    return Error(f.Take("delete")->source(), f.Path("delete"),
+                 "delete = true cannot be combined with set, insert, update or increment");
+  }
+  for (const auto& [column, value] : handler.update) {
+    for (const auto& [set_column, set_value] : handler.set) {
+      if (column != set_column) continue;
+      const toml::node* at = f.table().get("update")->as_table()->get(column);
+      return Error(at->source(), JoinKey(f.Path("update"), column),
+                   absl::StrCat("column '", column,
+                                "' is in both set and update: set already assigns it when the "
+                                "row exists (and creates the row); give it in one of them (insert "
+                                "+ update assign different values to new and existing rows)"));
+    }
   }
   return absl::OkStatus();
 }
 
+// A value: "-:param" (negated), ":param", `{ null = true }` (NULL) or a JSON literal. TOML has
+// no null; the one-key table is the spelling because no string can then mean NULL.
 absl::Status Loader::ReadValue(toml::node& node, const std::string& path, Value* out) {
   if (toml::value<std::string>* string = node.as_string()) {
-    absl::StatusOr<std::optional<Parameter>> parameter = ParseParameterReference(string->get());
+    std::string_view text = string->get();
+    const bool negate = text.size() > 2 && text[0] == '-' && text[1] == ':';
+    if (negate) text.remove_prefix(1);
+    absl::StatusOr<std::optional<Parameter>> parameter = ParseParameterReference(text);
     if (!parameter.ok()) return Error(node.source(), path, Msg(parameter.status()));
     if (parameter->has_value()) {
       out->parameter = **std::move(parameter);
+      out->negate = negate;
+      return absl::OkStatus();
+    }
+  }
+  if (toml::table* table = node.as_table(); table != nullptr && table->size() == 1) {
+    if (toml::node* flag = table->get("null")) {
+      if (!flag->is_boolean() || !flag->as_boolean()->get()) {
+        return Error(flag->source(), JoinKey(path, "null"),
+                     "an explicit NULL is written { null = true }");
+      }
+      out->literal = nullptr;
       return absl::OkStatus();
     }
   }
@@ -1103,6 +1198,7 @@ absl::StatusOr<nlohmann::json> Loader::ToJson(const toml::node& node, const std:
 
 absl::StatusOr<Domain> Loader::Run(std::string_view text, std::string_view instance) {
   toml::table doc;
+  text_ = text;
   try {
     doc = toml::parse(text, source_);
   } catch (const toml::parse_error& error) {

@@ -85,9 +85,11 @@ struct Parameter {
   std::string text;                           // as written, e.g. ":user_id"
 };
 
-// An action-form value: a reference to a parameter, or a literal.
+// An action-form value: a reference to a parameter, or a literal (JSON null for `{ null =
+// true }`, the explicit NULL).
 struct Value {
   std::optional<Parameter> parameter;
+  bool negate = false;     // "-:param": the parameter's number negated
   nlohmann::json literal;  // used when parameter is empty
 };
 
@@ -103,7 +105,7 @@ struct SqlStatement {
 };
 
 struct Handler {
-  enum class Form { kSql, kAction };
+  enum class Form { kSql, kAction, kLua };
 
   std::string event;  // event name the handler is for
   Form form = Form::kAction;
@@ -112,12 +114,20 @@ struct Handler {
   // SQL form: statements run in order.
   std::vector<SqlStatement> sql;
 
-  // Action form (docs/domain-toml.md). key defaults to ":<projection key column>".
+  // Action form (docs/domain-toml.md "Action form"). key defaults to
+  // ":<projection key column>". Applied to an absent row: insert and set values create it;
+  // to a present one: set, then update values assigned, then increments added.
   Value key;
   std::vector<std::pair<std::string, Value>> set;
   std::vector<std::pair<std::string, Value>> insert;
   std::vector<std::pair<std::string, Value>> increment;
-  bool remove = false;  // `delete = true`
+  std::vector<std::pair<std::string, Value>> update;  // only when the row exists
+  bool remove = false;                                // `delete = true`
+
+  // Lua form (docs/domain-toml.md): the handler's source, and the line of domain.toml holding
+  // its first line (errors read "domain.toml:<lua_line + line - 1>: ...").
+  std::string lua;
+  int lua_line = 0;
 };
 
 struct Projection {

@@ -11,6 +11,8 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/status_macros.h"
+#include "server/rebuild/action_values.h"
 
 namespace protean_admin::rebuild {
 namespace {
@@ -61,17 +63,19 @@ absl::Status Assign(const ColumnSpec& column, const Datum& value, storage::Cell&
     cell.reset();
     return absl::OkStatus();
   }
-  absl::StatusOr<std::string> coerced = CoerceValue(column, value.text);
+  absl::StatusOr<std::string> coerced;
+  if (column.shape == ValueShape::kScalar) {
+    coerced = CoerceValue(column, value.text);  // the hot path: no intermediate text
+  } else {
+    ASSIGN_OR_RETURN(std::string text, ActionValueText(column, value));
+    coerced = CoerceValue(column, text);
+  }
   if (!coerced.ok()) return coerced.status();
   cell = std::move(*coerced);
   return absl::OkStatus();
 }
 
-using PendingCells = absl::InlinedVector<std::pair<int, storage::Cell>, 4>;
-using PendingSums = absl::InlinedVector<std::pair<int, double>, 2>;
-
-// A row created by `item` (its insert and set values, the key in its column). Errors leave
-// `row` untouched.
+// A row created by `item` (insert and set values) for an absent key.
 absl::Status CreateRow(const ActionItem& item, const std::vector<ColumnSpec>& columns,
                        int key_index, absl::string_view key, RowState& row) {
   RowState created;
@@ -85,8 +89,7 @@ absl::Status CreateRow(const ActionItem& item, const std::vector<ColumnSpec>& co
   created.assigned[key_index] = true;
   for (const auto* list : {&item.insert, &item.set}) {
     for (const auto& [index, value] : *list) {
-      absl::Status s = Assign(columns[index], value, created.cells[index]);
-      if (!s.ok()) return s;
+      RETURN_IF_ERROR(Assign(columns[index], value, created.cells[index]));
       created.assigned[index] = true;
     }
   }
@@ -94,71 +97,84 @@ absl::Status CreateRow(const ActionItem& item, const std::vector<ColumnSpec>& co
   return absl::OkStatus();
 }
 
-// The current value of float8 column `index` for an increment: this item's latest (a sum,
-// else a set value), else the row's (its sum, else its text, NULL counting as 0).
-absl::StatusOr<double> Float8Base(int index, const ColumnSpec& column, const RowState& row,
-                                  const PendingCells& pending, const PendingSums& pending_sums) {
-  for (auto it = pending_sums.rbegin(); it != pending_sums.rend(); ++it) {
-    if (it->first == index) return it->second;
+// The changes of one item to a present row, collected before any is committed.
+struct PendingChanges {
+  absl::InlinedVector<std::pair<int, storage::Cell>, 4> cells;
+  absl::InlinedVector<std::pair<int, double>, 2> sums;  // after `cells`
+};
+
+// Adds a float8 increment to the column's current value: this item's latest, else the row's.
+absl::Status AddToSum(const ColumnSpec& column, int index, const Datum& value, bool subtract,
+                      const RowState& row, PendingChanges& pending) {
+  std::optional<double> base;
+  for (auto it = pending.sums.rbegin(); it != pending.sums.rend() && !base; ++it) {
+    if (it->first == index) base = it->second;
   }
   const storage::Cell* text = &row.cells[index];
-  for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
+  for (auto it = pending.cells.rbegin(); it != pending.cells.rend() && !base; ++it) {
     if (it->first == index) {
       text = &it->second;
       break;
     }
   }
-  if (text == &row.cells[index] && row.Sum(index) != nullptr) return *row.Sum(index);
-  if (!*text) return 0.0;
-  return ParseFloat8(column, **text);
+  if (!base && text == &row.cells[index] && row.Sum(index) != nullptr) base = *row.Sum(index);
+  if (!base) {
+    base = 0;
+    if (*text) {
+      ASSIGN_OR_RETURN(base, ParseFloat8(column, **text));
+    }
+  }
+  ASSIGN_OR_RETURN(double sum, AddFloat8(column, *base, value.text, subtract));
+  pending.sums.emplace_back(index, sum);
+  return absl::OkStatus();
 }
 
-// Applies `item`'s set and increment values to the present `row`: collected first, committed
-// only when every value was accepted.
-absl::Status UpdateRow(const ActionItem& item, const std::vector<ColumnSpec>& columns,
+absl::Status AddIncrement(const ColumnSpec& column, int index, const Datum& value, bool subtract,
+                          const RowState& row, PendingChanges& pending) {
+  if (value.is_null()) {
+    return absl::InvalidArgumentError(absl::StrCat("increment of ", column.name, " by NULL"));
+  }
+  if (column.kind == ColumnKind::kFloat8) {
+    return AddToSum(column, index, value, subtract, row, pending);
+  }
+  const storage::Cell* current = &row.cells[index];
+  for (auto it = pending.cells.rbegin(); it != pending.cells.rend(); ++it) {
+    if (it->first == index) {
+      current = &it->second;
+      break;
+    }
+  }
+  ASSIGN_OR_RETURN(std::string sum, IncrementValue(column, *current, value.text, subtract));
+  pending.cells.emplace_back(index, std::move(sum));
+  return absl::OkStatus();
+}
+
+// Set, then update values assigned, then increments added to a present row; all or nothing.
+absl::Status ChangeRow(const ActionItem& item, const std::vector<ColumnSpec>& columns,
                        RowState& row) {
-  PendingCells pending;
-  PendingSums pending_sums;  // after `pending`
-  for (const auto& [index, value] : item.set) {
-    storage::Cell cell;
-    absl::Status s = Assign(columns[index], value, cell);
-    if (!s.ok()) return s;
-    pending.emplace_back(index, std::move(cell));
+  PendingChanges pending;
+  for (const auto* list : {&item.set, &item.update}) {
+    for (const auto& [index, value] : *list) {
+      storage::Cell cell;
+      RETURN_IF_ERROR(Assign(columns[index], value, cell));
+      pending.cells.emplace_back(index, std::move(cell));
+    }
   }
-  for (const auto& [index, value] : item.increment) {
-    if (value.is_null()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("increment of ", columns[index].name, " by NULL"));
-    }
-    if (columns[index].kind == ColumnKind::kFloat8) {
-      absl::StatusOr<double> base = Float8Base(index, columns[index], row, pending, pending_sums);
-      if (!base.ok()) return base.status();
-      absl::StatusOr<double> sum = AddFloat8(columns[index], *base, value.text);
-      if (!sum.ok()) return sum.status();
-      pending_sums.emplace_back(index, *sum);
-      continue;
-    }
-    const storage::Cell* current = &row.cells[index];
-    for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
-      if (it->first == index) {
-        current = &it->second;
-        break;
-      }
-    }
-    absl::StatusOr<std::string> sum = IncrementValue(columns[index], *current, value.text);
-    if (!sum.ok()) return sum.status();
-    pending.emplace_back(index, std::move(*sum));
+  for (size_t i = 0; i < item.increment.size(); ++i) {
+    const auto& [index, value] = item.increment[i];
+    const bool subtract = i < item.increment_subtract.size() && item.increment_subtract[i];
+    RETURN_IF_ERROR(AddIncrement(columns[index], index, value, subtract, row, pending));
   }
-  for (auto& [index, cell] : pending) {
+  for (auto& [index, cell] : pending.cells) {
     row.cells[index] = std::move(cell);
     row.DropSum(index);
     row.assigned[index] = true;
   }
-  for (const auto& [index, sum] : pending_sums) {
+  for (const auto& [index, sum] : pending.sums) {
     row.SetSum(index, sum);
     row.assigned[index] = true;
   }
-  if (!pending.empty() || !pending_sums.empty()) row.dirty = true;
+  if (!pending.cells.empty() || !pending.sums.empty()) row.dirty = true;
   return absl::OkStatus();
 }
 
@@ -175,12 +191,11 @@ absl::Status ApplyItem(const ActionItem& item, const std::vector<ColumnSpec>& co
     }
     return absl::OkStatus();
   }
-  if (!row.present) {
-    if (item.insert.empty() && item.set.empty()) return absl::OkStatus();
-    if (absl::Status refused = key_refused(); !refused.ok()) return refused;
-    return CreateRow(item, columns, key_index, key, row);
-  }
-  return UpdateRow(item, columns, row);
+  if (row.present) return ChangeRow(item, columns, row);
+  // Absent: only insert and set create a row; update and increment need one.
+  if (item.insert.empty() && item.set.empty()) return absl::OkStatus();
+  RETURN_IF_ERROR(key_refused());
+  return CreateRow(item, columns, key_index, key, row);
 }
 
 }  // namespace
@@ -232,6 +247,7 @@ struct RowCache::State {
   size_t alias_bytes = 0;
   std::string scratch;      // Store's encoding buffer
   size_t typical_size = 1;  // of the last row stored present
+  RowState row;             // Get's and ApplyChanges' row
 
   const char* Record(const Slot& slot) const { return blocks[slot.block].get() + slot.offset; }
   absl::string_view Key(uint32_t id) const {
@@ -430,6 +446,88 @@ bool RowCache::KeysAreCanonical(const std::vector<std::string>& keys) const {
   return true;
 }
 
+absl::Status RowCache::FetchMissing(const std::vector<std::string>& missing) {
+  if (missing.empty()) return absl::OkStatus();
+  if (table_empty_ && KeysAreCanonical(missing)) {
+    for (const std::string& key : missing) state_->Emplace(key);  // known absent
+  } else {
+    absl::StatusOr<storage::FetchResult> fetched = store_.Fetch(missing);
+    RETURN_IF_ERROR(fetched.status());
+    RowState row;
+    for (storage::StoredRow& stored : fetched->rows) {
+      auto [id, inserted] = state_->Emplace(stored.key);
+      if (!inserted) continue;  // held already (another spelling of the key): newer
+      row.in_db = true;
+      row.present = true;
+      row.cells = std::move(stored.cells);
+      row.assigned.assign(columns_.size(), true);
+      state_->Store(id, row);
+    }
+    for (size_t i = 0; i < missing.size(); ++i) {
+      state_->Emplace(fetched->canonical[i]);  // absent rows are known too
+      if (missing[i] != fetched->canonical[i]) {
+        state_->AddAlias(missing[i], fetched->canonical[i]);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint32_t> RowCache::Hold(absl::string_view key) {
+  if (std::optional<uint32_t> id = state_->Find(key)) return *id;
+  if (!KeyRefused(key).ok()) return state_->Emplace(key).first;  // no row can have it
+  RETURN_IF_ERROR(FetchMissing({std::string(key)}));
+  return *state_->Find(key);
+}
+
+absl::StatusOr<bool> RowCache::Get(std::string_view key, std::vector<storage::Cell>& cells) {
+  ASSIGN_OR_RETURN(const uint32_t id, Hold(absl::string_view(key.data(), key.size())));
+  if (!(state_->Flags(id) & State::kPresent)) return false;
+  RowState& row = state_->row;
+  state_->Load(id, row);
+  row.Settle();
+  cells.swap(row.cells);
+  return true;
+}
+
+absl::Status RowCache::ApplyChanges(const std::vector<LuaRowChange>& changes) {
+  // Every row held first: a failing fetch changes none.
+  absl::InlinedVector<uint32_t, 4> ids;
+  for (const LuaRowChange& change : changes) {
+    ASSIGN_OR_RETURN(const uint32_t id, Hold(change.key));
+    ids.push_back(id);
+  }
+  const int key_index = store_.key_index();
+  RowState& row = state_->row;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    const LuaRowChange& change = changes[i];
+    state_->Load(ids[i], row);
+    if (!change.present) {
+      if (!row.present) continue;
+      row.present = false;
+    } else if (change.fresh || !row.present) {
+      row.present = true;
+      row.fresh = true;
+      row.sums.clear();
+      row.cells = change.cells;
+      row.assigned.assign(change.assigned.begin(), change.assigned.end());
+      row.cells[key_index] = std::string(state_->Key(ids[i]));
+      row.assigned[key_index] = true;
+    } else {
+      for (size_t c = 0; c < change.assigned.size(); ++c) {
+        if (!change.assigned[c]) continue;
+        row.cells[c] = change.cells[c];
+        row.DropSum(static_cast<int>(c));
+        row.assigned[c] = true;
+      }
+    }
+    row.dirty = true;
+    dirty_ = true;
+    state_->Store(ids[i], row);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<absl::Status>> RowCache::Apply(
     const std::vector<const ActionItem*>& items) {
   constexpr uint32_t kNone = ~uint32_t{0};
@@ -460,28 +558,7 @@ absl::StatusOr<std::vector<absl::Status>> RowCache::Apply(
       missing.push_back(*item.key);
     }
   }
-  if (!missing.empty() && table_empty_ && KeysAreCanonical(missing)) {
-    for (const std::string& key : missing) state_->Emplace(key);  // known absent
-  } else if (!missing.empty()) {
-    absl::StatusOr<storage::FetchResult> fetched = store_.Fetch(missing);
-    if (!fetched.ok()) return fetched.status();
-    RowState row;
-    for (storage::StoredRow& stored : fetched->rows) {
-      auto [id, inserted] = state_->Emplace(stored.key);
-      if (!inserted) continue;  // held already (another spelling of the key): newer
-      row.in_db = true;
-      row.present = true;
-      row.cells = std::move(stored.cells);
-      row.assigned.assign(columns_.size(), true);
-      state_->Store(id, row);
-    }
-    for (size_t i = 0; i < missing.size(); ++i) {
-      state_->Emplace(fetched->canonical[i]);  // absent rows are known too
-      if (missing[i] != fetched->canonical[i]) {
-        state_->AddAlias(missing[i], fetched->canonical[i]);
-      }
-    }
-  }
+  RETURN_IF_ERROR(FetchMissing(missing));
   // 2. Apply in order; a failing item leaves its row as it was.
   RowState row;
   for (size_t i = 0; i < items.size(); ++i) {

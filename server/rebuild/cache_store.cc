@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/strings.h"
+#include "server/rebuild/pg_array.h"
 
 namespace protean_admin::rebuild {
 namespace {
@@ -21,10 +22,22 @@ using storage::Cell;
 using storage::ColumnInfo;
 using storage::TableInfo;
 
-enum class JsonKind { kString, kNumber, kBool, kJson };
+enum class JsonKind { kString, kNumber, kBool, kJson, kArray };
+
+bool IsArray(const ColumnInfo& column) {
+  return column.type_name.size() > 1 && column.type_name[0] == '_';
+}
+
+// The element of an array column (pg_type names arrays "_<element>").
+ColumnInfo ElementOf(const ColumnInfo& column) {
+  ColumnInfo element = column;
+  element.type_name = column.type_name.substr(1);
+  return element;
+}
 
 JsonKind KindOf(const ColumnInfo& column) {
   const std::string& t = column.type_name;
+  if (IsArray(column)) return JsonKind::kArray;
   if (t == "int2" || t == "int4" || t == "int8" || t == "float4" || t == "float8" ||
       t == "numeric") {
     return JsonKind::kNumber;
@@ -74,6 +87,38 @@ void AppendJsonString(std::string& out, std::string_view text) {
              .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+void AppendValue(std::string& out, const ColumnInfo& column, const Cell& cell);
+
+// An array's text as a JSON array (nested for more dimensions), each item as its element
+// type writes it; text that is not an array literal stays a string.
+void AppendArray(std::string& out, const ColumnInfo& column, const std::string& text) {
+  thread_local std::vector<PgArrayToken> tokens;
+  if (!ParsePgArray(text, tokens).ok()) {
+    AppendJsonString(out, text);
+    return;
+  }
+  const ColumnInfo element = ElementOf(column);
+  bool first = true;
+  for (PgArrayToken& token : tokens) {
+    if (token.kind != PgArrayToken::Kind::kEnd && !first) out += ',';
+    first = token.kind == PgArrayToken::Kind::kBegin;
+    switch (token.kind) {
+      case PgArrayToken::Kind::kBegin:
+        out += '[';
+        break;
+      case PgArrayToken::Kind::kEnd:
+        out += ']';
+        break;
+      case PgArrayToken::Kind::kNull:
+        out += "null";
+        break;
+      case PgArrayToken::Kind::kItem:
+        AppendValue(out, element, std::move(token.text));
+        break;
+    }
+  }
+}
+
 void AppendValue(std::string& out, const ColumnInfo& column, const Cell& cell) {
   if (!cell.has_value()) {
     out += "null";
@@ -109,6 +154,9 @@ void AppendValue(std::string& out, const ColumnInfo& column, const Cell& cell) {
       } else {
         AppendJsonString(out, text);
       }
+      return;
+    case JsonKind::kArray:
+      AppendArray(out, column, text);
       return;
     case JsonKind::kString:
       AppendJsonString(out, text);
@@ -148,7 +196,15 @@ ColumnInfo CacheColumn(std::string name, std::string_view sql_type) {
   base = std::string(StripAsciiWhitespace(collapsed));
 
   if (base.size() > 2 && base.substr(base.size() - 2) == "[]") {
-    column.type_name = "_array";
+    // As PostgreSQL names it: "_" and the element's name (text[] -> _text, jsonb[] -> _jsonb).
+    std::string element_sql = column.type_sql;
+    while (!element_sql.empty() && (element_sql.back() == ']' || element_sql.back() == '[' ||
+                                    std::isspace(static_cast<unsigned char>(element_sql.back())))) {
+      element_sql.pop_back();
+    }
+    ColumnInfo element = CacheColumn(column.name, element_sql);
+    column.type_name = "_" + element.type_name;
+    column.typmod = element.typmod;
   } else if (base == "double precision" || base == "float8" ||
              (base == "float" && (args.empty() || std::atoi(args.c_str()) > 24))) {
     column.type_name = "float8";
@@ -204,7 +260,7 @@ absl::StatusOr<TableInfo> CacheTableInfo(const domain::Domain& domain,
   for (const domain::Projector* projector : domain.ProjectorsFor(projection.name)) {
     for (const domain::Handler& handler : projector->handlers) {
       if (handler.form != domain::Handler::Form::kAction) continue;
-      for (const auto* list : {&handler.insert, &handler.set}) {
+      for (const auto* list : {&handler.insert, &handler.set, &handler.update}) {
         for (const auto& [name, value] : *list) {
           if (table.ColumnIndex(name) < 0) AddColumn(table, CacheColumn(name, "text"));
         }
@@ -331,6 +387,15 @@ absl::StatusOr<std::vector<Cell>> RedisProjectionStore::FromDocument(const Table
         std::string_view text;
         if (auto error = simdjson::to_json_string(value).get(text); error) return invalid(error);
         cell = std::string(text);
+        if (index >= 0 && IsArray(table.columns[index]) &&
+            type == simdjson::ondemand::json_type::array) {
+          // Written by AppendArray: back to the array's text.
+          const std::string element = table.columns[index].type_name.substr(1);
+          absl::StatusOr<std::string> literal =
+              PgArrayLiteral(*cell, element == "json" || element == "jsonb");
+          if (!literal.ok()) return literal.status();
+          cell = *std::move(literal);
+        }
         break;
       }
     }

@@ -7,8 +7,11 @@
 //
 // Column types decide the JSON types of the document's fields: integer, float and numeric
 // columns are JSON numbers (written exactly as the column's text, so numeric keeps its
-// digits), boolean columns true/false, json/jsonb columns embedded JSON, everything else
-// strings; NULL is null. Every column of the "table" is a field of every document.
+// digits), boolean columns true/false, json/jsonb columns embedded JSON, array columns
+// (text[], json[], ...) JSON arrays of their items (each item as its element type gives it;
+// nested for more dimensions), everything else strings; NULL is null. Cells hold what a
+// PostgreSQL table would (array columns their array text), so the action form folds both
+// kinds of projection alike. Every column of the "table" is a field of every document.
 // The table of a cache-backed projection (CacheTableInfo): its declared `columns` when it
 // has any (the key column is added as text when not declared); otherwise the key column and
 // every column its action handlers name, in order of first mention: incremented columns are
@@ -31,7 +34,8 @@ namespace protean_admin::rebuild {
 
 // A declared column as PostgreSQL would describe it (type_name, typmod) for the SQL type
 // text of domain.toml: "double precision" -> float8, "numeric(12,2)" -> numeric with its
-// typmod, "integer" -> int4, "boolean" -> bool, "varchar(255)" -> varchar, ...
+// typmod, "integer" -> int4, "boolean" -> bool, "varchar(255)" -> varchar, "text[]" -> _text,
+// "jsonb[]" -> _jsonb, ...
 storage::ColumnInfo CacheColumn(std::string name, std::string_view sql_type);
 
 // The table of a cache-backed projection (see above). FailedPrecondition when it is not

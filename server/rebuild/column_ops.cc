@@ -122,7 +122,7 @@ std::string FormatFloat(F value) {
 template <typename F>
 absl::StatusOr<std::string> AddFloat(const ColumnSpec& column,
                                      const std::optional<std::string>& current,
-                                     std::string_view delta) {
+                                     std::string_view delta, bool subtract) {
   F a = 0;
   if (current) {
     absl::StatusOr<F> parsed = ParseFloat<F>(column, *current);
@@ -131,7 +131,7 @@ absl::StatusOr<std::string> AddFloat(const ColumnSpec& column,
   }
   absl::StatusOr<F> b = ParseFloat<F>(column, delta);
   if (!b.ok()) return b.status();
-  F sum = a + *b;
+  F sum = subtract ? a - *b : a + *b;
   if (std::isinf(sum) && !std::isinf(a) && !std::isinf(*b)) {
     return absl::InvalidArgumentError("value out of range: overflow");
   }
@@ -144,10 +144,11 @@ absl::StatusOr<double> ParseFloat8(const ColumnSpec& column, std::string_view te
   return ParseFloat<double>(column, text);
 }
 
-absl::StatusOr<double> AddFloat8(const ColumnSpec& column, double current, std::string_view delta) {
+absl::StatusOr<double> AddFloat8(const ColumnSpec& column, double current, std::string_view delta,
+                                 bool subtract) {
   absl::StatusOr<double> b = ParseFloat<double>(column, delta);
   if (!b.ok()) return b.status();
-  double sum = current + *b;
+  double sum = subtract ? current - *b : current + *b;
   if (std::isinf(sum) && !std::isinf(current) && !std::isinf(*b)) {
     return absl::InvalidArgumentError("value out of range: overflow");
   }
@@ -161,6 +162,13 @@ ColumnSpec ColumnSpec::From(const storage::ColumnInfo& column) {
   spec.name = column.name;
   spec.type_sql = column.type_sql;
   const std::string& t = column.type_name;
+  if (t == "json" || t == "jsonb") {
+    spec.shape = ValueShape::kJson;
+  } else if (t == "_json" || t == "_jsonb") {
+    spec.shape = ValueShape::kJsonArray;
+  } else if (t.size() > 1 && t[0] == '_') {  // pg_type names arrays "_<element>"
+    spec.shape = ValueShape::kArray;
+  }
   if (t == "int2") {
     spec.kind = ColumnKind::kInt16;
   } else if (t == "int4") {
@@ -223,7 +231,7 @@ absl::StatusOr<std::string> CoerceValue(const ColumnSpec& column, std::string_vi
 
 absl::StatusOr<std::string> IncrementValue(const ColumnSpec& column,
                                            const std::optional<std::string>& current,
-                                           std::string_view delta) {
+                                           std::string_view delta, bool subtract) {
   switch (column.kind) {
     case ColumnKind::kOther:
       return absl::InvalidArgumentError(
@@ -242,7 +250,7 @@ absl::StatusOr<std::string> IncrementValue(const ColumnSpec& column,
       absl::Status range = CheckIntRange(column, *b);
       if (!range.ok()) return range;
       int64_t sum = 0;
-      if (__builtin_add_overflow(a, *b, &sum)) {
+      if (subtract ? __builtin_sub_overflow(a, *b, &sum) : __builtin_add_overflow(a, *b, &sum)) {
         return absl::InvalidArgumentError(absl::StrCat(column.type_sql, " out of range"));
       }
       range = CheckIntRange(column, sum);
@@ -250,9 +258,9 @@ absl::StatusOr<std::string> IncrementValue(const ColumnSpec& column,
       return absl::StrCat(sum);
     }
     case ColumnKind::kFloat4:
-      return AddFloat<float>(column, current, delta);
+      return AddFloat<float>(column, current, delta, subtract);
     case ColumnKind::kFloat8:
-      return AddFloat<double>(column, current, delta);
+      return AddFloat<double>(column, current, delta, subtract);
     case ColumnKind::kNumeric: {
       Decimal a;
       if (current) {
@@ -262,7 +270,8 @@ absl::StatusOr<std::string> IncrementValue(const ColumnSpec& column,
       }
       absl::StatusOr<Decimal> b = Decimal::Parse(delta);
       if (!b.ok()) return b.status();
-      absl::StatusOr<Decimal> sum = ApplyTypmod(Add(a, *b), column.precision, column.scale);
+      absl::StatusOr<Decimal> sum =
+          ApplyTypmod(subtract ? Subtract(a, *b) : Add(a, *b), column.precision, column.scale);
       if (!sum.ok()) return sum.status();
       return sum->ToString();
     }

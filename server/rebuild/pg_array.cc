@@ -1,5 +1,9 @@
 #include "server/rebuild/pg_array.h"
 
+#include <simdjson.h>
+
+#include <vector>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -122,7 +126,98 @@ class Parser {
   const char* error_ = "";
 };
 
+// Writes a JSON array as an array literal, checking the shape of nested arrays (non-JSON
+// elements): every sub-array at one depth has one length, every item sits at one depth.
+class JsonArrayWriter {
+ public:
+  JsonArrayWriter(bool json_elements, std::string& out)
+      : json_elements_(json_elements), out_(out) {}
+
+  absl::Status Array(simdjson::ondemand::array array, int depth) {
+    if (depth >= kMaxDepth) return Error("nested more than 64 deep");
+    if (lengths_.size() <= static_cast<size_t>(depth)) lengths_.push_back(-1);
+    out_ += '{';
+    int64_t length = 0;
+    for (auto item : array) {
+      simdjson::ondemand::value v;
+      if (auto e = item.get(v); e) return Error(simdjson::error_message(e));
+      if (length++ > 0) out_ += ',';
+      absl::Status s = Item(v, depth);
+      if (!s.ok()) return s;
+    }
+    out_ += '}';
+    if (depth > 0 && length == 0) return Error("an array cannot hold an empty sub-array");
+    if (depth > 0 && lengths_[depth] >= 0 && lengths_[depth] != length) return Mismatch();
+    lengths_[depth] = length;
+    return absl::OkStatus();
+  }
+
+ private:
+  static absl::Status Error(std::string_view detail) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid array: ", std::string(detail)));
+  }
+  static absl::Status Mismatch() {
+    return Error("multidimensional arrays must have sub-arrays of matching lengths");
+  }
+
+  absl::Status Item(simdjson::ondemand::value v, int depth) {
+    simdjson::ondemand::json_type type;
+    if (auto e = v.type().get(type); e) return Error(simdjson::error_message(e));
+    const bool sub_array = type == simdjson::ondemand::json_type::array && !json_elements_;
+    if (sub_array ? item_depth_ >= 0 && item_depth_ <= depth
+                  : item_depth_ >= 0 && item_depth_ != depth) {
+      return Mismatch();
+    }
+    if (sub_array) return Array(v.get_array(), depth + 1);
+    item_depth_ = depth;
+    std::string_view text;
+    if (type == simdjson::ondemand::json_type::null) {
+      out_ += "NULL";
+      return absl::OkStatus();
+    }
+    if (type == simdjson::ondemand::json_type::number ||
+        type == simdjson::ondemand::json_type::boolean) {
+      text = v.raw_json_token();
+      while (!text.empty() && IsSpace(text.back())) text.remove_suffix(1);
+      out_ += text;
+      return absl::OkStatus();
+    }
+    if (type == simdjson::ondemand::json_type::string && !json_elements_) {
+      if (auto e = v.get_string().get(text); e) return Error(simdjson::error_message(e));
+      AppendPgArrayItem(out_, text);
+      return absl::OkStatus();
+    }
+    if (auto e = simdjson::to_json_string(v).get(text); e) return Error(simdjson::error_message(e));
+    while (!text.empty() && IsSpace(text.back())) text.remove_suffix(1);
+    AppendPgArrayItem(out_, text);
+    return absl::OkStatus();
+  }
+
+  const bool json_elements_;
+  std::string& out_;
+  std::vector<int64_t> lengths_;
+  int item_depth_ = -1;
+};
+
 }  // namespace
+
+absl::StatusOr<std::string> PgArrayLiteral(std::string_view json, bool json_elements) {
+  thread_local simdjson::ondemand::parser parser;
+  simdjson::padded_string padded(json);
+  simdjson::ondemand::document doc;
+  if (auto e = parser.iterate(padded).get(doc); e) {
+    return absl::InvalidArgumentError(simdjson::error_message(e));
+  }
+  simdjson::ondemand::array array;
+  if (doc.get_array().get(array) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError("expected a JSON array");
+  }
+  std::string out;
+  JsonArrayWriter writer(json_elements, out);
+  absl::Status s = writer.Array(array, 0);
+  if (!s.ok()) return s;
+  return out;
+}
 
 absl::Status ParsePgArray(std::string_view text, std::vector<PgArrayToken>& tokens) {
   tokens.clear();

@@ -1,12 +1,11 @@
 #include "server/rebuild/sql_statements.h"
 
-#include <simdjson.h>
-
 #include <array>
 #include <cstdlib>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/rebuild/action_values.h"
 
 namespace protean_admin::rebuild {
 namespace {
@@ -110,65 +109,6 @@ int MarkOperands(const domain::SqlStatement& s, size_t at, std::vector<bool>& by
   return marked;
 }
 
-void AppendQuotedArrayItem(std::string_view text, std::string& out) {
-  out += '"';
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  out += '"';
-}
-
-absl::Status AppendArray(simdjson::ondemand::array array, bool json_elements, std::string& out);
-
-absl::Status AppendArrayItem(simdjson::ondemand::value v, bool json_elements, std::string& out) {
-  simdjson::ondemand::json_type type;
-  if (auto e = v.type().get(type); e) return absl::InvalidArgumentError(simdjson::error_message(e));
-  std::string_view text;
-  switch (type) {
-    case simdjson::ondemand::json_type::null:
-      out += "NULL";
-      return absl::OkStatus();
-    case simdjson::ondemand::json_type::string:
-      if (auto e = v.get_string().get(text); e) {
-        return absl::InvalidArgumentError(simdjson::error_message(e));
-      }
-      AppendQuotedArrayItem(text, out);
-      return absl::OkStatus();
-    case simdjson::ondemand::json_type::number:
-    case simdjson::ondemand::json_type::boolean:
-      text = v.raw_json_token();
-      while (!text.empty() && (text.back() == ' ' || text.back() == '\n')) text.remove_suffix(1);
-      out += text;
-      return absl::OkStatus();
-    case simdjson::ondemand::json_type::array:
-      if (!json_elements) return AppendArray(v.get_array(), json_elements, out);
-      [[fallthrough]];
-    case simdjson::ondemand::json_type::object:
-      if (auto e = simdjson::to_json_string(v).get(text); e) {
-        return absl::InvalidArgumentError(simdjson::error_message(e));
-      }
-      AppendQuotedArrayItem(text, out);
-      return absl::OkStatus();
-  }
-  return absl::OkStatus();
-}
-
-absl::Status AppendArray(simdjson::ondemand::array array, bool json_elements, std::string& out) {
-  out += '{';
-  bool first = true;
-  for (auto item : array) {
-    simdjson::ondemand::value v;
-    if (auto e = item.get(v); e) return absl::InvalidArgumentError(simdjson::error_message(e));
-    if (!first) out += ',';
-    first = false;
-    absl::Status s = AppendArrayItem(v, json_elements, out);
-    if (!s.ok()) return s;
-  }
-  out += '}';
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 bool IsParameterTypingError(const absl::Status& error) {
@@ -204,23 +144,6 @@ int MarkUntypedParameters(const domain::SqlStatement& statement, const absl::Sta
     }
   }
   return marked;
-}
-
-absl::StatusOr<std::string> PgArrayLiteral(std::string_view json, bool json_elements) {
-  thread_local simdjson::ondemand::parser parser;
-  simdjson::padded_string padded(json);
-  simdjson::ondemand::document doc;
-  if (auto e = parser.iterate(padded).get(doc); e) {
-    return absl::InvalidArgumentError(simdjson::error_message(e));
-  }
-  simdjson::ondemand::array array;
-  if (doc.get_array().get(array) != simdjson::SUCCESS) {
-    return absl::InvalidArgumentError("expected a JSON array");
-  }
-  std::string out;
-  absl::Status s = AppendArray(array, json_elements, out);
-  if (!s.ok()) return s;
-  return out;
 }
 
 absl::Status SqlStatements::Plan(const domain::SqlStatement& statement) {
@@ -294,6 +217,7 @@ absl::StatusOr<storage::PipelineCommand> SqlStatements::Bind(const domain::SqlSt
   if (it == typings_.end()) return absl::InternalError("SQL statement bound before planning");
   Typing& typing = it->second;
   std::vector<uint32_t> types(values.size(), 0);
+  std::vector<size_t> lone_items;  // non-array values of array-typed parameters
   storage::PipelineCommand command;
   command.params.reserve(values.size());
   for (size_t i = 0; i < values.size(); ++i) {
@@ -308,10 +232,27 @@ absl::StatusOr<storage::PipelineCommand> SqlStatements::Bind(const domain::SqlSt
       continue;
     } else if (typing.element[i] != 0 && !d.is_null()) {
       types[i] = typing.element[i];  // one element, e.g. appended with ||
+      lone_items.push_back(i);
     }
     command.params.push_back(d.AsCell());
   }
   absl::StatusOr<std::string> name = Variant(statement, typing, types);
+  if (!name.ok() && !lone_items.empty()) {
+    // Where only an array fits (`SET tags = :tag`), the value is an array of that one item,
+    // as the action form writes it.
+    for (size_t i : lone_items) {
+      ColumnSpec column;
+      column.shape = typing.element[i] == kJsonOid || typing.element[i] == kJsonbOid
+                         ? ValueShape::kJsonArray
+                         : ValueShape::kArray;
+      absl::StatusOr<std::string> literal = ActionValueText(column, values[i]);
+      if (!literal.ok()) return literal.status();
+      command.params[i] = *std::move(literal);
+      types[i] = 0;
+    }
+    absl::StatusOr<std::string> as_array = Variant(statement, typing, types);
+    if (as_array.ok()) name = std::move(as_array);
+  }
   if (!name.ok()) return name.status();
   command.statement = *std::move(name);
   return command;

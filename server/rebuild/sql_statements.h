@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "server/domain/model.h"
 #include "server/rebuild/event_payload.h"
+#include "server/rebuild/pg_array.h"  // PgArrayLiteral, for statements' array parameters
 #include "storage/pg_connection.h"
 #include "storage/pg_pipeline.h"
 
@@ -41,7 +42,10 @@ class SqlStatements {
   // The command running a planned `statement` with `values` (one per parameter): the
   // statement's variant for the types these values take (prepared now, inside a savepoint of
   // the current transaction, when first met) and the values as text. An error is the event's
-  // failure (e.g. its values do not fit the statement), or Unavailable.
+  // failure (e.g. its values do not fit the statement), or Unavailable. A JSON array bound to
+  // an array-typed parameter is the array of its items; another value is one element where
+  // the statement takes one (`tags || :tag`), else an array of that one item (`SET tags =
+  // :tag`).
   absl::StatusOr<storage::PipelineCommand> Bind(const domain::SqlStatement& statement,
                                                 const std::vector<Datum>& values);
 
@@ -74,11 +78,6 @@ int MarkUntypedParameters(const domain::SqlStatement& statement, const absl::Sta
 
 // True for errors of a prepare that better parameter types could cure.
 bool IsParameterTypingError(const absl::Status& error);
-
-// A JSON array (text) as a PostgreSQL array literal: {"a","b"}, {1,2.5}, NULL items; objects
-// and, when `json_elements`, nested arrays become quoted JSON texts, otherwise nested arrays
-// become sub-arrays. InvalidArgument when `json` is not an array.
-absl::StatusOr<std::string> PgArrayLiteral(std::string_view json, bool json_elements);
 
 }  // namespace protean_admin::rebuild
 

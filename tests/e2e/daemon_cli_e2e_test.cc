@@ -1,7 +1,8 @@
 // protean-admind and protean-admin end to end: the real daemon on a free port, the real CLI,
 // a scratch PostgreSQL database per test (tests/harness). Every row of the output and error
 // table of docs/protean-compatibility.md §6, the event-server guard, cancel with rollback, a
-// dropped client, concurrent rebuilds, SIGTERM during a rebuild, reflection and health.
+// dropped client, concurrent rebuilds, SIGTERM during a rebuild, reflection and health, and
+// the action form's basics (update, negated increments, NULL, list and jsonb columns).
 
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
@@ -264,6 +265,152 @@ TEST_F(DaemonCliTest, SqlFormCreatesAndActionFormDeletesAsAppliedOneByOne) {
           << strategy << " " << batch;
     }
   }
+}
+
+// Stock kept by the action form's basics (issue 16): `update` only where the row exists, a
+// negated increment, an explicit NULL, Protean List fields as varchar[] and json[] columns
+// and a jsonb column; one handler in the SQL form appends to the list the action form wrote.
+const char kInventoryDomain[] = R"toml(
+[aggregates.Product]
+[events.ProductAdded]
+aggregate = "Product"
+[events.StockReserved]
+aggregate = "Product"
+[events.ProductRenamed]
+aggregate = "Product"
+[events.ProductTagged]
+aggregate = "Product"
+
+[projections.Inventory]
+key = "product_id"
+columns = { product_id = "varchar(64)", name = "text", on_hand = "integer", reserved = "numeric(10,2)", note = "text", tags = "varchar(20)[]", history = "json[]", attributes = "jsonb" }
+
+[projectors.InventoryProjector]
+projector_for = "Inventory"
+aggregates = ["Product"]
+
+[projectors.InventoryProjector.on.ProductAdded]
+set = { name = ":name", on_hand = ":on_hand", reserved = 0, note = "new", tags = ":tags", history = ":history", attributes = ":attributes" }
+
+[projectors.InventoryProjector.on.StockReserved]
+increment = { on_hand = "-:quantity", reserved = ":quantity" }
+
+[projectors.InventoryProjector.on.ProductRenamed]
+update = { name = ":name", note = { null = true }, tags = ":tags" }
+
+[projectors.InventoryProjector.on.ProductTagged]
+sql = "UPDATE inventory SET tags = tags || :tag WHERE product_id = :product_id"
+)toml";
+
+class ActionBasicsCliTest : public DaemonCliTest {
+ protected:
+  void SetUp() override {
+    DaemonCliTest::SetUp();
+    root_.Write("inventory/domain.toml", DomainToml(uri_, health_port_, kInventoryDomain));
+  }
+  // Writes `type` for product `id` (its product_id added to `data`); its global position.
+  int64_t Emit(const std::string& type, const std::string& id, nlohmann::json data) {
+    data["product_id"] = id;
+    auto written =
+        testing::WriteMessage(*conn_, "test::product-" + id, "Test." + type + ".v1", data.dump());
+    EXPECT_TRUE(written.ok()) << written.status();
+    return written.ok() ? *written : -1;
+  }
+  CliRun Rebuild(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {"rebuild", "--domain=inventory", "--projection=Inventory"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Cli(args);
+  }
+  // Every row, every column as PostgreSQL prints it (NULL as "NULL").
+  std::string Rows() {
+    return Query(
+        "SELECT string_agg(concat_ws('|', product_id, coalesce(name, 'NULL'), on_hand, reserved, "
+        "coalesce(note, 'NULL'), coalesce(tags::text, 'NULL'), coalesce(history::text, 'NULL'), "
+        "coalesce(attributes::text, 'NULL')), E'\\n' ORDER BY product_id) FROM inventory");
+  }
+};
+
+TEST_F(ActionBasicsCliTest, UpdateNegatedIncrementNullAndListColumnsAsAppliedOneByOne) {
+  Emit("ProductAdded", "p1",
+       {{"name", "Widget"},
+        {"on_hand", 10},
+        {"tags", {"a", "b c"}},
+        {"history", {{{"at", 1}, {"what", "added \"new\""}}}},
+        {"attributes", {{"color", "red"}, {"dims", {1, 2}}}}});
+  Emit("StockReserved", "p1", {{"quantity", 3}});
+  Emit("ProductRenamed", "p2", {{"name", "Ghost"}, {"tags", {"g"}}});  // no row: nothing
+  Emit("StockReserved", "p2", {{"quantity", 1}});                      // no row: nothing
+  Emit("ProductRenamed", "p1", {{"name", "Widget \"Pro\""}, {"tags", {"x", nullptr, "y"}}});
+  Emit("ProductTagged", "p1", {{"tag", "z"}});
+  Emit("StockReserved", "p1", {{"quantity", "2"}});  // a decimal string, negated exactly
+  Emit("ProductAdded", "p3",
+       {{"name", "Solo"}, {"on_hand", 5}, {"tags", "only"}, {"history", nlohmann::json::array()}});
+  Emit("StockReserved", "p3", {{"quantity", -4}});  // a negative reservation gives stock back
+  // Every column exact; a json[] item keeps the JSON text the event store gives it.
+  const std::string expected =
+      "p1|Widget \"Pro\"|5|5.00|NULL|{x,NULL,y,z}|{\"{\\\"at\\\": 1, \\\"what\\\": \\\"added "
+      "\\\\\\\"new\\\\\\\"\\\"}\"}|{\"dims\": [1, 2], \"color\": \"red\"}\n"
+      "p3|Solo|9|-4.00|new|{only}|{}|NULL";
+  for (const char* strategy : {"atomic", "inplace"}) {
+    for (const char* batch : {"1", "500"}) {
+      CliRun run = Rebuild({absl::StrCat("--strategy=", strategy),
+                            absl::StrCat("--batch-size=", batch), "--strict"});
+      EXPECT_EQ(run.exit_code, 0) << strategy << " " << batch << "\n" << run.out << run.err;
+      EXPECT_EQ(run.out,
+                "Rebuilt projection 'Inventory': 9 events processed through 1 projector(s) "
+                "across 1 category/categories.\n")
+          << strategy << " " << batch;
+      EXPECT_EQ(Rows(), expected) << strategy << " " << batch;
+    }
+  }
+  // The list items as the application reads them back.
+  EXPECT_EQ(Query("SELECT history[1]->>'what' || '/' || tags[4] || '/' || (attributes->'dims'->>1) "
+                  "FROM inventory WHERE product_id = 'p1'"),
+            "added \"new\"/z/2");
+}
+
+// Payloads that do not fit their handler skip their own event, named with its global
+// position and the field or column and the reason; every other event is applied, and with
+// --strict nothing of the rebuild is kept.
+TEST_F(ActionBasicsCliTest, PayloadsThatDoNotFitSkipTheirEventAndNothingElse) {
+  Emit("ProductAdded", "p1", {{"name", "Widget"}, {"on_hand", 10}, {"tags", {"a"}}});
+  ASSERT_EQ(Rebuild().exit_code, 0);
+  const std::string before = Rows();
+  ASSERT_EQ(before, "p1|Widget|10|0.00|new|{a}|NULL|NULL");
+  const int64_t not_a_number = Emit("StockReserved", "p1", {{"quantity", "many"}});
+  Emit("StockReserved", "p1", {{"quantity", 4}});
+  const int64_t ragged =
+      Emit("ProductRenamed", "p1", {{"name", "W2"}, {"tags", {{"x"}, {"y", "z"}}}});
+  const int64_t too_long =
+      Emit("ProductAdded", "p2",
+           {{"name", "Long"}, {"on_hand", 1}, {"tags", {"this tag is longer than 20"}}});
+  Emit("ProductRenamed", "p1", {{"name", "W3"}, {"tags", nlohmann::json::array()}});
+
+  CliRun strict = Rebuild({"--strict"});
+  EXPECT_EQ(strict.exit_code, 1) << strict.out << strict.err;
+  EXPECT_THAT(strict.out, HasSubstr("events skipped, more than the 0 allowed "
+                                    "(--max-skipped); rolled back: the projection is as it was"));
+  EXPECT_EQ(Rows(), before);
+
+  CliRun lenient = Rebuild();
+  EXPECT_EQ(lenient.exit_code, 0) << lenient.out << lenient.err;
+  EXPECT_THAT(lenient.out, HasSubstr(": 3 events processed"));
+  EXPECT_THAT(lenient.out, HasSubstr("  (3 events skipped)\n"));
+  EXPECT_THAT(lenient.err,
+              HasSubstr(absl::StrCat("  1 x InventoryProjector, Test.StockReserved.v1: cannot "
+                                     "negate -:quantity: \"many\" is not a number (first at "
+                                     "global position ",
+                                     not_a_number, ")")));
+  EXPECT_THAT(lenient.err,
+              HasSubstr(absl::StrCat("  1 x InventoryProjector, Test.ProductRenamed.v1: invalid "
+                                     "array: multidimensional arrays must have sub-arrays of "
+                                     "matching lengths (column tags) (first at global position ",
+                                     ragged, ")")));
+  EXPECT_THAT(lenient.err, HasSubstr(absl::StrCat("(first at global position ", too_long, ")")));
+  EXPECT_THAT(lenient.err, HasSubstr("Test.ProductAdded.v1: value too long for type character "
+                                     "varying(20)"));
+  // The events that fit, and only they: 10 - 4, renamed W3 with an emptied list, no p2.
+  EXPECT_EQ(Rows(), "p1|W3|6|4.00|NULL|{}|NULL|NULL");
 }
 
 TEST_F(DaemonCliTest, AllProjections) {

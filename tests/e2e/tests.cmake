@@ -56,3 +56,7 @@ protean_add_e2e_test(state_e2e_test TIMEOUT 600 SOURCE state_e2e_test.cc)
 # types, echoes in errors and logs, an emptied token file.
 protean_add_e2e_test(edges_e2e_test TIMEOUT 300 SOURCE edges_e2e_test.cc
   LIBS protean_admin_e2e_protos protean_admin_proto_names)
+
+# Lua-form handlers through the daemon and the CLI (issue 16): database- and cache-backed
+# projections, sandbox escapes skipped per event, a syntax error failing before truncation.
+protean_add_e2e_test(lua_e2e_test TIMEOUT 300 SOURCE lua_e2e_test.cc)

@@ -107,6 +107,23 @@ TEST_F(SqlPlanningTest, StatementsWrittenNaturallyNeedNoCasts) {
   }
 }
 
+// A value that is not a JSON array, bound to an array-typed parameter: one element where the
+// statement takes one (`tags || :tag`), an array of that one item where only an array fits
+// (`SET tags = :tags`), as the action form writes it.
+TEST_F(SqlPlanningTest, ALoneValueIsOneElementOrAOneItemArray) {
+  On("Placed", {"INSERT INTO orders (id) VALUES (:id)"});
+  On("ItemsReplaced", {"UPDATE orders SET items = :items, tags = :tags WHERE id = :id"});
+  On("Tagged", {"UPDATE orders SET tags = tags || :tag WHERE id = :id"});
+  Emit("Placed", {{"id", "o1"}});
+  Emit("ItemsReplaced", {{"id", "o1"}, {"items", {{"sku", "A"}}}, {"tags", "solo"}});
+  Emit("Tagged", {{"id", "o1"}, {"tag", "t2"}});
+  auto result = RebuildOrders();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->events_skipped, 0);
+  EXPECT_EQ(Dump("SELECT items::text, tags::text FROM orders"), R"({"{\"sku\": \"A\"}"}|{solo,t2})"
+                                                                "\n");
+}
+
 TEST_F(SqlPlanningTest, ValuesThatDoNotFitTheStatementSkipOnlyTheirEvent) {
   On("Adjusted", {"UPDATE orders SET qty = :a - :b WHERE id = :id"});
   On("Placed", {"INSERT INTO orders (id, qty) VALUES (:id, :qty)"});

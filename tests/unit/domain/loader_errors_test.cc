@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "absl/strings/str_replace.h"
 #include "server/domain/loader.h"
 
 namespace protean_admin::domain {
@@ -424,7 +425,7 @@ TEST(LoaderValidationTest, ActionFormHandlers) {
                         "number or a parameter"));
   EXPECT_THAT(Error(base + "delete = true\nset = { a = 1 }\n"),
               HasSubstr("key 'projectors.P.on.Registered.delete': delete = true cannot be "
-                        "combined with set, insert or increment"));
+                        "combined with set, insert, update or increment"));
   EXPECT_THAT(Error(base + "key = \":id\"\n"),
               HasSubstr("t.toml:16:1: key 'projectors.P.on.Registered': the handler does "
                         "nothing"));
@@ -432,7 +433,7 @@ TEST(LoaderValidationTest, ActionFormHandlers) {
               HasSubstr("key 'projectors.P.on.Registered': the handler does nothing"));
   EXPECT_THAT(Error(base),
               HasSubstr("key 'projectors.P.on.Registered': a handler needs 'sql' (SQL form) or "
-                        "an action"));
+                        "an action (set, insert, increment, delete) or 'lua' (Lua form)"));
   EXPECT_THAT(Error(base + "sql = \"SELECT 1\"\nset = { a = 1 }\n"),
               HasSubstr("key 'projectors.P.on.Registered.sql': a handler is in SQL form or in "
                         "action form, not both"));
@@ -440,6 +441,80 @@ TEST(LoaderValidationTest, ActionFormHandlers) {
               HasSubstr("key 'projectors.P.on.Registered.set.a': nan and inf are not valid JSON"));
   EXPECT_THAT(Error(kHead + kProjection + "[projectors.P.on]\nRegistered = 1\n"),
               HasSubstr("key 'projectors.P.on.Registered': expected a table, got integer"));
+}
+
+// update, negated parameters and the explicit NULL (docs/domain-toml.md "Action form").
+TEST(LoaderValidationTest, ActionFormUpdateNegationAndNull) {
+  std::string text =
+      kHead + kProjection +
+      "[projectors.P.on.Registered]\n"  // line 16
+      "insert = { n = 0, note = { null = true } }\n"
+      "update = { n = \"-:quantity\", note = { null = true }, doc = { null = 1, x = 2 }, "
+      "raw = \"-:not a parameter\", tags = [] }\n"
+      "increment = { n = \"-:quantity\", m = \":$position\" }\n";
+  auto d = Parse(text);
+  ASSERT_TRUE(d.ok()) << d.status();
+  const Handler& h = d->projectors[0].handlers[0];
+  ASSERT_EQ(h.update.size(), 5u);  // declaration order
+  EXPECT_EQ(h.update[0].first, "n");
+  ASSERT_TRUE(h.update[0].second.parameter.has_value());
+  EXPECT_TRUE(h.update[0].second.negate);
+  EXPECT_EQ(h.update[0].second.parameter->text, ":quantity");
+  EXPECT_FALSE(h.update[1].second.parameter.has_value());
+  EXPECT_TRUE(h.update[1].second.literal.is_null());  // { null = true }
+  // Any other table is a JSON literal, even with a key "null" among others.
+  EXPECT_EQ(h.update[2].second.literal, nlohmann::json::parse(R"({"null": 1, "x": 2})"));
+  EXPECT_EQ(h.update[3].second.literal, "-:not a parameter");  // not exactly "-" + a parameter
+  EXPECT_FALSE(h.update[3].second.negate);
+  EXPECT_EQ(h.update[4].second.literal, nlohmann::json::array());
+  EXPECT_TRUE(h.insert[1].second.literal.is_null());
+  ASSERT_EQ(h.increment.size(), 2u);
+  EXPECT_TRUE(h.increment[0].second.negate);
+  EXPECT_FALSE(h.increment[1].second.negate);
+  // An update alone is a handler that does something.
+  auto alone = Parse(kHead + kProjection + "[projectors.P.on.Registered]\nupdate = { a = 1 }\n");
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  EXPECT_TRUE(alone->projectors[0].handlers[0].set.empty());
+  // insert + update of one column: one value for new rows, another for existing ones.
+  EXPECT_TRUE(Parse(kHead + kProjection +
+                    "[projectors.P.on.Registered]\ninsert = { a = 1 }\nupdate = { a = 2 }\n")
+                  .ok());
+
+  std::string base = kHead + kProjection + "[projectors.P.on.Registered]\n";  // line 16
+  EXPECT_EQ(Error(base + "set = { a = 1, b = 2 }\nupdate = { c = 3, b = 4 }\n"),
+            "Error loading Protean domain: t.toml:18:23: key "
+            "'projectors.P.on.Registered.update.b': column 'b' is in both set and update: set "
+            "already assigns it when the row exists (and creates the row); give it in one of "
+            "them (insert + update assign different values to new and existing rows)");
+  EXPECT_EQ(Error(base + "update = { a = 1 }\ndelete = true\n"),
+            "Error loading Protean domain: t.toml:18:10: key "
+            "'projectors.P.on.Registered.delete': delete = true cannot be combined with set, "
+            "insert, update or increment");
+  EXPECT_EQ(Error(base + "update = { a = { null = false } }\n"),
+            "Error loading Protean domain: t.toml:17:25: key "
+            "'projectors.P.on.Registered.update.a.null': an explicit NULL is written "
+            "{ null = true }");
+  EXPECT_THAT(Error(base + "update = { a = { null = \"yes\" } }\n"),
+              HasSubstr("t.toml:17:25: key 'projectors.P.on.Registered.update.a.null': an "
+                        "explicit NULL is written { null = true }"));
+  EXPECT_THAT(Error(base + "increment = { a = { null = true } }\n"),
+              HasSubstr("t.toml:17:19: key 'projectors.P.on.Registered.increment.a': an "
+                        "increment must be a number or a parameter"));
+  EXPECT_THAT(Error(base + "key = \"-:id\"\nupdate = { a = 1 }\n"),
+              HasSubstr("t.toml:17:7: key 'projectors.P.on.Registered.key': a key cannot be a "
+                        "negated parameter"));
+  EXPECT_THAT(Error(base + "key = { null = true }\nupdate = { a = 1 }\n"),
+              HasSubstr("key 'projectors.P.on.Registered.key': must be a parameter, a string or "
+                        "an integer"));
+  EXPECT_THAT(Error(base + "update = { a = \"-:$nope\" }\n"),
+              HasSubstr("t.toml:17:16: key 'projectors.P.on.Registered.update.a': unknown "
+                        "message attribute ':$nope'"));
+  EXPECT_THAT(Error(base + "update = 1\n"),
+              HasSubstr("key 'projectors.P.on.Registered.update': expected a table of column = "
+                        "value, got integer"));
+  EXPECT_THAT(Error(base + "sql = \"SELECT 1\"\nupdate = { a = 1 }\n"),
+              HasSubstr("a handler is in SQL form or in action form, not both (remove key/set/"
+                        "insert/update/increment/delete or sql)"));
 }
 
 TEST(LoaderValidationTest, DeclaredColumnsAreChecked) {
@@ -508,6 +583,50 @@ TEST(LoaderValidationTest, SqlFormHandlers) {
               HasSubstr("key 'projectors.P.on.Registered.sql': must not be empty"));
   EXPECT_THAT(Error(base + "sql = \" ; \"\n"),
               HasSubstr("key 'projectors.P.on.Registered.sql': the SQL statement is empty"));
+}
+
+// The Lua form: its source and the line of its first line (the newline right after the
+// opening quotes of a multi-line string is not part of it), exclusive with the other forms.
+TEST(LoaderValidationTest, LuaFormHandlers) {
+  std::string base = kHead + kProjection + "[projectors.P.on.Registered]\n";  // line 16
+  auto d = Parse(base + "lua = \"\"\"\nlocal r = rows[event.id]\nr.n = 1\n\"\"\"\n");
+  ASSERT_TRUE(d.ok()) << d.status();
+  const Handler& h = d->projectors[0].handlers[0];
+  EXPECT_EQ(h.form, Handler::Form::kLua);
+  EXPECT_EQ(h.lua, "local r = rows[event.id]\nr.n = 1\n");
+  EXPECT_EQ(h.lua_line, 18);
+  EXPECT_EQ(h.where, "t.toml:16");
+
+  auto same_line = Parse(base + "lua = \'\'\'rows[event.id] = nil\nlocal x = 1\'\'\'\n");
+  ASSERT_TRUE(same_line.ok()) << same_line.status();
+  EXPECT_EQ(same_line->projectors[0].handlers[0].lua_line, 17);
+  auto one_line = Parse(base + "\n\nlua = \"rows[event.id] = nil\"\n");
+  ASSERT_TRUE(one_line.ok()) << one_line.status();
+  EXPECT_EQ(one_line->projectors[0].handlers[0].lua_line, 19);
+
+  EXPECT_EQ(Error(base + "lua = \"rows[1] = nil\"\nsql = \"SELECT 1\"\n"),
+            "Error loading Protean domain: t.toml:17:7: key 'projectors.P.on.Registered.lua': a "
+            "handler is in Lua form or in SQL form, not both (remove sql or lua)");
+  EXPECT_THAT(Error(base + "lua = \"rows[1] = nil\"\nset = { a = 1 }\n"),
+              HasSubstr("t.toml:17:7: key 'projectors.P.on.Registered.lua': a handler is in Lua "
+                        "form or in action form, not both (remove key/set/insert/increment/delete "
+                        "or lua)"));
+  EXPECT_THAT(Error(base + "lua = 5\n"),
+              HasSubstr("key 'projectors.P.on.Registered.lua': expected a string (the "
+                        "handler's Lua source), got integer"));
+  EXPECT_THAT(Error(base + "lua = \"\"\"\n  \n\"\"\"\n"),
+              HasSubstr("key 'projectors.P.on.Registered.lua': the Lua handler is empty"));
+  const std::string cached = kHead +
+                             "[caches.c]\nURI = \"redis://r\"\n[projections.Balances]\n"
+                             "key = \"user_id\"\ncache = \"c\"\n[projectors.P]\n"
+                             "projector_for = \"Balances\"\naggregates = [\"User\"]\n"
+                             "[projectors.P.on.Registered]\nlua = \"rows[1] = nil\"\n";
+  EXPECT_THAT(Error(cached),
+              HasSubstr("t.toml:20:7: key 'projectors.P.on.Registered.lua': projection Balances "
+                        "is cache-backed and has Lua handlers: declare its columns"));
+  auto declared = Parse(absl::StrReplaceAll(
+      cached, {{"cache = \"c\"\n", "cache = \"c\"\ncolumns = { user_id = \"text\" }\n"}}));
+  EXPECT_TRUE(declared.ok()) << declared.status();
 }
 
 TEST(LoaderValidationTest, DeclarationOrderIsKept) {

@@ -11,6 +11,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/rebuild/action_values.h"
 
 namespace protean_admin::rebuild {
 namespace {
@@ -21,13 +22,15 @@ using storage::Cell;
 // "default"). Counts the calls.
 class MemoryStore : public storage::ProjectionStore {
  public:
-  MemoryStore() {
+  MemoryStore()
+      : MemoryStore({{"id", "text", "text", -1, false},
+                     {"name", "text", "text", -1, false},
+                     {"balance", "double precision", "float8", -1, false},
+                     {"note", "text", "text", -1, false}}) {}
+  explicit MemoryStore(std::vector<storage::ColumnInfo> columns) {
     table_.table = "t";
     table_.qualified = "\"t\"";
-    table_.columns = {{"id", "text", "text", -1, false},
-                      {"name", "text", "text", -1, false},
-                      {"balance", "double precision", "float8", -1, false},
-                      {"note", "text", "text", -1, false}};
+    table_.columns = std::move(columns);
   }
   const storage::TableInfo& table() const override { return table_; }
   int key_index() const override { return 0; }
@@ -75,6 +78,8 @@ class MemoryStore : public storage::ProjectionStore {
 Datum Text(std::string text) { return Datum{Datum::Kind::kString, std::move(text)}; }
 Datum Number(std::string text) { return Datum{Datum::Kind::kNumber, std::move(text)}; }
 Datum Null() { return Datum{}; }
+Datum Json(std::string text) { return Datum{Datum::Kind::kJson, std::move(text)}; }
+Datum Bool(bool value) { return Datum{Datum::Kind::kBool, value ? "true" : "false"}; }
 
 class RowCacheTest : public ::testing::Test {
  protected:
@@ -228,6 +233,139 @@ TEST_F(RowCacheTest, AKeyTheKeyColumnCannotHoldHasNoRow) {
   ASSERT_TRUE(cache.Flush().ok());
   EXPECT_EQ(store_.rows["abc"][1], Cell("Abc"));  // untouched
   EXPECT_EQ(store_.rows.size(), 3u);
+}
+
+// update assigns only when the row exists; set, then update, then increments, in one item.
+TEST_F(RowCacheTest, UpdateAssignsOnlyWhenTheRowExists) {
+  store_.rows["a"] = {Cell("a"), Cell("Ann"), Cell("10"), Cell("old")};
+  RowCache cache(store_, columns_);
+  ActionItem update_a;
+  update_a.key = "a";
+  update_a.update = {{1, Text("Anna")}, {3, Null()}};
+  ActionItem update_missing = update_a;
+  update_missing.key = "m";
+  ActionItem all = Set("b", {{1, Text("Bob")}});  // b is absent: created by set alone
+  all.update = {{3, Text("updated")}};
+  all.increment = {{2, Number("5")}};
+  ActionItem again = all;  // b now exists: set, update, then increment
+  again.set = {{2, Number("1")}};
+  again.update = {{2, Number("100")}, {3, Text("again")}};
+  ActionItem insert_or_update;
+  insert_or_update.key = "c";
+  insert_or_update.insert = {{3, Text("new")}};
+  insert_or_update.update = {{3, Text("existing")}};
+  ActionItem second_c = insert_or_update;
+  Apply(cache, {update_a, update_missing, all, again, insert_or_update, second_c});
+  ASSERT_TRUE(cache.Flush().ok());
+  EXPECT_THAT(store_.rows["a"],
+              ::testing::ElementsAre(Cell("a"), Cell("Anna"), Cell("10"), std::nullopt));
+  EXPECT_EQ(store_.rows.count("m"), 0u);  // no row created
+  EXPECT_THAT(store_.rows["b"],
+              ::testing::ElementsAre(Cell("b"), Cell("Bob"), Cell("105"), Cell("again")));
+  EXPECT_THAT(store_.rows["c"],
+              ::testing::ElementsAre(Cell("c"), std::nullopt, std::nullopt, Cell("existing")));
+}
+
+// A negated increment subtracts, in event order, also on the float8 running sum; a failing
+// update leaves the row as it was.
+TEST_F(RowCacheTest, NegatedIncrementsSubtractAndFailuresChangeNothing) {
+  RowCache cache(store_, columns_);
+  cache.SetTableEmpty();
+  ActionItem take = Add("a", "0.1");
+  take.insert.clear();
+  take.increment_subtract = {true};
+  Apply(cache, {Add("a", "0.3"), take, take});
+  ActionItem bad;
+  bad.key = "a";
+  bad.update = {{1, Text("never")}, {2, Text("not a number")}};
+  auto statuses = cache.Apply({&bad});
+  ASSERT_TRUE(statuses.ok());
+  EXPECT_THAT((*statuses)[0].message(), ::testing::HasSubstr("invalid input syntax"));
+  ASSERT_TRUE(cache.Flush().ok());
+  // 0.3 - 0.1 - 0.1 in doubles, one operation at a time.
+  const double expected = (0.3 - 0.1) - 0.1;
+  EXPECT_EQ(store_.rows["a"][2], Cell(FormatFloat8(expected)));
+  EXPECT_EQ(store_.rows["a"][1], std::nullopt);
+}
+
+// Values into json, jsonb and array columns (action_values.h).
+TEST(ActionValueTextTest, JsonAndArrayColumns) {
+  auto column = [](std::string type_sql, std::string type_name) {
+    return ColumnSpec::From({"c", std::move(type_sql), std::move(type_name), -1, false});
+  };
+  const ColumnSpec jsonb = column("jsonb", "jsonb");
+  const ColumnSpec tags = column("character varying(20)[]", "_varchar");
+  const ColumnSpec items = column("json[]", "_json");
+  const ColumnSpec text = column("text", "text");
+  auto text_of = [](const ColumnSpec& c, const Datum& d) {
+    absl::StatusOr<std::string> t = ActionValueText(c, d);
+    return t.ok() ? *t : "error: " + std::string(t.status().message());
+  };
+  EXPECT_EQ(text_of(jsonb, Text("a \"q\"")), R"("a \"q\"")");  // a JSON string
+  EXPECT_EQ(text_of(jsonb, Number("1.50")), "1.50");
+  EXPECT_EQ(text_of(jsonb, Bool(true)), "true");
+  EXPECT_EQ(text_of(jsonb, Json(R"({"a": [1]})")), R"({"a": [1]})");
+  EXPECT_EQ(text_of(tags, Json(R"(["a", "b c", null, "q\""])")), R"({"a","b c",NULL,"q\""})");
+  EXPECT_EQ(text_of(tags, Json("[]")), "{}");
+  EXPECT_EQ(text_of(tags, Text("one")), R"({"one"})");  // one item
+  EXPECT_EQ(text_of(tags, Json("[[1, 2], [3]]")),
+            "error: invalid array: multidimensional arrays must have sub-arrays of matching "
+            "lengths (column c)");
+  EXPECT_EQ(text_of(items, Json(R"([{"sku": "A"}, "s", 2, [1]])")),
+            R"({"{\"sku\": \"A\"}","\"s\"",2,"[1]"})");
+  EXPECT_EQ(text_of(items, Json(R"({"sku": "A"})")), R"({"{\"sku\": \"A\"}"})");
+  EXPECT_EQ(text_of(items, Text("s")), R"({"\"s\""})");
+  EXPECT_EQ(text_of(text, Json("[1,2]")), "[1,2]");  // other columns: the text as before
+  EXPECT_EQ(text_of(text, Text("plain")), "plain");
+}
+
+TEST(NegateValueTest, NumbersFlipTheirSignExactly) {
+  auto negated = [](const Datum& d) {
+    absl::StatusOr<Datum> n = NegateValue(d, ":q");
+    return n.ok() ? (n->is_null() ? "NULL" : n->text)
+                  : "error: " + std::string(n.status().message());
+  };
+  EXPECT_EQ(negated(Number("5")), "-5");
+  EXPECT_EQ(negated(Number("-2.50")), "2.50");
+  EXPECT_EQ(negated(Number("1e-7")), "-1e-7");
+  EXPECT_EQ(negated(Text(" 12.50 ")), "-12.50");  // decimals carried as strings
+  EXPECT_EQ(negated(Text("+3")), "-3");
+  EXPECT_EQ(negated(Text("-9223372036854775808")), "9223372036854775808");
+  EXPECT_EQ(negated(Null()), "NULL");
+  EXPECT_EQ(negated(Text("abc")), "error: cannot negate -:q: \"abc\" is not a number");
+  EXPECT_EQ(negated(Text("NaN")), "error: cannot negate -:q: \"NaN\" is not a number");
+  EXPECT_EQ(negated(Bool(true)), "error: cannot negate -:q: \"true\" is not a number");
+  EXPECT_EQ(negated(Json("[1]")), "error: cannot negate -:q: \"[1]\" is not a number");
+}
+
+// Arrays and jsonb folded: the cells are the array and JSON texts PostgreSQL reads.
+TEST(RowCacheArrayTest, ArrayAndJsonbColumns) {
+  MemoryStore store({{"id", "text", "text", -1, false},
+                     {"tags", "character varying[]", "_varchar", -1, false},
+                     {"items", "json[]", "_json", -1, false},
+                     {"data", "jsonb", "jsonb", -1, false}});
+  std::vector<ColumnSpec> columns;
+  for (const storage::ColumnInfo& c : store.table().columns) columns.push_back(ColumnSpec::From(c));
+  RowCache cache(store, columns);
+  cache.SetTableEmpty();
+  ActionItem create;
+  create.key = "o1";
+  create.set = {{1, Json(R"(["a", "b"])")}, {2, Json(R"([{"n": 1}])")}, {3, Text("s")}};
+  ActionItem update;
+  update.key = "o1";
+  update.update = {{1, Json("[]")}, {3, Json(R"({"k": null})")}};
+  ActionItem bad = update;
+  bad.update = {{2, Json("[[1], [2, 3]]")}};  // fine: json items are JSON values
+  bad.update.push_back({1, Json("[[1], [2, 3]]")});
+  auto statuses = cache.Apply({&create, &update, &bad});
+  ASSERT_TRUE(statuses.ok());
+  EXPECT_TRUE((*statuses)[0].ok());
+  EXPECT_TRUE((*statuses)[1].ok());
+  EXPECT_THAT((*statuses)[2].message(), ::testing::HasSubstr("sub-arrays of matching lengths"));
+  ASSERT_TRUE(cache.Flush().ok());
+  EXPECT_THAT(store.rows["o1"],
+              ::testing::ElementsAre(Cell("o1"), Cell("{}"), Cell(R"({"{\"n\": 1}"})"),
+                                     Cell(R"({"k": null})")));
 }
 
 }  // namespace

@@ -64,5 +64,41 @@ TEST(ColumnOpsTest, NumericIsExactAndRoundedToItsScale) {
   EXPECT_EQ(*CoerceValue(Column("text"), " x "), " x ");
 }
 
+std::string Sub(const ColumnSpec& c, std::optional<std::string> current, const std::string& d) {
+  auto r = IncrementValue(c, current, d, /*subtract=*/true);
+  return r.ok() ? *r : "error";
+}
+
+// Negated increments are `coalesce(col, 0) - delta`: exact where -delta would not fit.
+TEST(ColumnOpsTest, SubtractionIsExactForEveryKind) {
+  ColumnSpec i8 = Column("int8");
+  EXPECT_EQ(Sub(i8, std::nullopt, "5"), "-5");
+  EXPECT_EQ(Sub(i8, "-1", "-9223372036854775808"), "9223372036854775807");
+  EXPECT_EQ(Sub(i8, "0", "-9223372036854775808"), "error");
+  EXPECT_EQ(Sub(i8, "-9223372036854775808", "1"), "error");
+  EXPECT_EQ(Sub(Column("int4"), "-1", "-2147483648"), "2147483647");
+  EXPECT_EQ(Sub(Column("int2"), "-32768", "1"), "error");
+  ColumnSpec f8 = Column("float8");
+  EXPECT_EQ(Sub(f8, "0.3", "0.1"), "0.19999999999999998");
+  EXPECT_EQ(Sub(f8, "-1.7976931348623157e308", "1.7976931348623157e308"), "error");
+  EXPECT_EQ(*AddFloat8(f8, 0.3, "0.1", /*subtract=*/true), 0.3 - 0.1);
+  EXPECT_EQ(Sub(Column("float4"), "1", "0.5"), "0.5");
+  ColumnSpec money = Column("numeric", ((5 << 16) | 2) + 4);
+  EXPECT_EQ(Sub(money, "1.00", "0.005"), "1.00");  // 0.995 rounded half away from zero
+  EXPECT_EQ(Sub(money, "-999.99", "0.01"), "error");
+  EXPECT_EQ(Sub(Column("numeric"), "0.1", "0.25"), "-0.15");
+}
+
+TEST(ColumnOpsTest, ShapesOfJsonAndArrayColumns) {
+  EXPECT_EQ(Column("json").shape, ValueShape::kJson);
+  EXPECT_EQ(Column("jsonb").shape, ValueShape::kJson);
+  EXPECT_EQ(Column("_json").shape, ValueShape::kJsonArray);
+  EXPECT_EQ(Column("_jsonb").shape, ValueShape::kJsonArray);
+  EXPECT_EQ(Column("_varchar").shape, ValueShape::kArray);
+  EXPECT_EQ(Column("_int4").shape, ValueShape::kArray);
+  EXPECT_EQ(Column("_int4").kind, ColumnKind::kOther);  // never incremented
+  EXPECT_EQ(Column("text").shape, ValueShape::kScalar);
+}
+
 }  // namespace
 }  // namespace protean_admin::rebuild

@@ -67,5 +67,36 @@ TEST(PgArrayTest, QuotesItems) {
   EXPECT_EQ(Tokens("{" + out + "}"), R"({<plain><q"b\><NULL>})");
 }
 
+std::string Literal(std::string_view json, bool json_elements) {
+  absl::StatusOr<std::string> literal = PgArrayLiteral(json, json_elements);
+  return literal.ok() ? *literal : "error: " + std::string(literal.status().message());
+}
+
+// json[] and jsonb[] items are JSON values: a string item is a JSON string, not its bare text
+// (which PostgreSQL would refuse as json, or read as another value).
+TEST(PgArrayLiteralTest, JsonItemsAreJsonValues) {
+  EXPECT_EQ(Literal(R"(["s", "{\"a\": 1}", 2, true, null])", true),
+            R"({"\"s\"","\"{\\\"a\\\": 1}\"",2,true,NULL})");
+  EXPECT_EQ(Literal(R"(["s"])", false), R"({"s"})");
+}
+
+TEST(PgArrayLiteralTest, NestedArraysMustBeRegular) {
+  EXPECT_EQ(Literal("[[1, 2], [3, 4]]", false), "{{1,2},{3,4}}");
+  EXPECT_EQ(Literal("[[1, 2], [3]]", false),
+            "error: invalid array: multidimensional arrays must have sub-arrays of matching "
+            "lengths");
+  EXPECT_EQ(Literal("[[1], 2]", false),
+            "error: invalid array: multidimensional arrays must have sub-arrays of matching "
+            "lengths");
+  EXPECT_EQ(Literal("[1, [2]]", false),
+            "error: invalid array: multidimensional arrays must have sub-arrays of matching "
+            "lengths");
+  EXPECT_EQ(Literal("[[], []]", false),
+            "error: invalid array: an array cannot hold an empty "
+            "sub-array");
+  EXPECT_EQ(Literal("[[1], 2]", true), R"({"[1]",2})");  // json items: no sub-arrays
+  EXPECT_EQ(Literal(R"({"a": 1})", false), "error: expected a JSON array");
+}
+
 }  // namespace
 }  // namespace protean_admin::rebuild

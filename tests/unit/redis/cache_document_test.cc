@@ -33,7 +33,12 @@ TEST(CacheColumnTest, MapsSqlTypesAsPostgresWould) {
   EXPECT_EQ(CacheColumn("a", "varchar(255)").type_name, "varchar");
   EXPECT_EQ(CacheColumn("a", "character varying(20)").type_name, "varchar");
   EXPECT_EQ(CacheColumn("a", "text").type_name, "text");
-  EXPECT_EQ(CacheColumn("a", "integer[]").type_name, "_array");
+  EXPECT_EQ(CacheColumn("a", "integer[]").type_name, "_int4");
+  EXPECT_EQ(CacheColumn("a", "jsonb[]").type_name, "_jsonb");
+  EXPECT_EQ(CacheColumn("a", "TEXT []").type_name, "_text");
+  ColumnInfo tags = CacheColumn("a", "varchar(20)[]");
+  EXPECT_EQ(tags.type_name, "_varchar");
+  EXPECT_EQ(tags.typmod, -1);  // as for varchar(20) itself here: lengths are not checked
   ColumnInfo money = CacheColumn("m", "numeric(12,2)");
   EXPECT_EQ(money.type_name, "numeric");
   EXPECT_EQ(money.type_sql, "numeric(12,2)");
@@ -94,6 +99,35 @@ TEST(CacheDocumentTest, FromDocumentIgnoresUnknownFieldsAndRejectsNonObjects) {
       EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
     }
   }
+}
+
+// Array columns are JSON arrays in the document, items typed by the element type, and read
+// back into the array text a PostgreSQL table would hold.
+TEST(CacheDocumentTest, ArrayColumnsAreJsonArrays) {
+  TableInfo table = Table({{"id", "text"},
+                           {"tags", "varchar(20)[]"},
+                           {"items", "json[]"},
+                           {"nums", "integer[]"},
+                           {"grid", "numeric[][]"},
+                           {"odd", "text[]"}});
+  std::vector<Cell> cells = {
+      "o1",     R"({"a","b c",NULL,"q\""})", R"({"{\"sku\": \"A\"}","\"s\"",2})",
+      "{1,-2}", "{{1.50,2},{3,NULL}}",       "not an array"};
+  std::string doc = RedisProjectionStore::ToDocument(table, cells);
+  EXPECT_EQ(doc, R"({"id":"o1","tags":["a","b c",null,"q\""],"items":[{"sku": "A"},"s",2],)"
+                 R"("nums":[1,-2],"grid":[[1.50,2],[3,null]],"odd":"not an array"})");
+  ASSERT_TRUE(nlohmann::json::accept(doc));
+  auto back = RedisProjectionStore::FromDocument(table, doc);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_THAT(
+      *back,
+      ElementsAre(Optional(std::string("o1")), Optional(std::string(R"({"a","b c",NULL,"q\""})")),
+                  Optional(std::string(R"({"{\"sku\": \"A\"}","\"s\"",2})")),
+                  Optional(std::string("{1,-2}")), Optional(std::string("{{1.50,2},{3,NULL}}")),
+                  Optional(std::string("not an array"))));
+  EXPECT_EQ(RedisProjectionStore::ToDocument(
+                table, {"o2", "{}", std::nullopt, std::nullopt, std::nullopt, std::nullopt}),
+            R"({"id":"o2","tags":[],"items":null,"nums":null,"grid":null,"odd":null})");
 }
 
 TEST(CacheDocumentTest, BooleansAndInvalidUtf8) {
