@@ -17,6 +17,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "common/batch_size.h"
 #include "server/domain/loader.h"
 #include "server/rebuild/rebuild.h"
 
@@ -36,7 +37,7 @@ int main(int argc, char** argv) {
   CLI::App app{"One rebuild through the protean-admin engine, timed"};
   std::string domain_file, instance, projection = "Balances", message_db_url, database_url;
   std::string strategy = "atomic";
-  int batch_size = 500;
+  int batch_size = protean_admin::kDefaultBatchSize;
   int64_t row_cache_mib = rebuild::RebuildOptions().row_cache_bytes >> 20;
   int64_t sql_epoch_events = rebuild::RebuildOptions().sql_epoch_events;
   app.add_option("--domain-file", domain_file, "domain.toml")->required();

@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "bench/workload.h"
+#include "common/batch_size.h"
 
 namespace protean_admin::bench {
 
@@ -30,7 +31,7 @@ struct RunnerOptions {
   // daemon's peak RSS (empty: that row is not run).
   std::string daemon_bin;
   std::string cli_bin;
-  int batch_size = 500;
+  int batch_size = kDefaultBatchSize;
   int64_t sample = 20000;  // events replayed by (d)
   int floor_runs = 2;
   int action_runs = 2;  // of each (a) row: the fastest counts, every run is checked

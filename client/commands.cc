@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "client/output.h"
+#include "common/time_util.h"
 #include "protean/admin/v1/admin.grpc.pb.h"
 
 namespace protean_admin::client {
@@ -27,16 +28,10 @@ void OnInterrupt(int) {
 
 bool Interrupted() { return g_interrupts.load() > 0; }
 
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Connects (waiting up to the connect timeout); null when the daemon cannot be reached.
 std::shared_ptr<grpc::Channel> Connect(const ClientOptions& options, std::ostream& err) {
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-      service::BuildChannelCredentials(options.tls);
+      transport::BuildChannelCredentials(options.tls);
   if (!credentials.ok()) {
     // Callers turn null into exit 3; a bad TLS file is a usage error: exit 2 here.
     err << "protean-admin: " << credentials.status().message() << "\n";
@@ -63,13 +58,80 @@ std::shared_ptr<grpc::Channel> Connect(const ClientOptions& options, std::ostrea
 
 void Prepare(grpc::ClientContext* context, const ClientOptions& options) {
   if (!options.requested_by.empty()) context->AddMetadata("x-requested-by", options.requested_by);
-  if (options.token.has_value()) service::AttachToken(context, *options.token);
+  if (options.token.has_value()) transport::AttachToken(context, *options.token);
 }
 
 // A call failed without reaching the daemon (lost connection): exit 3 with a message.
 bool LostDaemon(const grpc::Status& status, grpc::Channel& channel) {
   return status.error_code() == grpc::StatusCode::UNAVAILABLE &&
          channel.GetState(false) != GRPC_CHANNEL_READY;
+}
+
+// What every command opens: a connected channel, its stub, and a context carrying the CLI's
+// metadata (x-requested-by, the bearer token) for the command's call.
+struct Session {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<pb::ProjectionAdmin::Stub> stub;
+  grpc::ClientContext context;
+};
+
+// Null, the reason on `err`, when the daemon cannot be reached (the command exits 3).
+std::unique_ptr<Session> OpenSession(const ClientOptions& options, std::ostream& err) {
+  std::shared_ptr<grpc::Channel> channel = Connect(options, err);
+  if (channel == nullptr) return nullptr;
+  auto session = std::make_unique<Session>();
+  session->channel = std::move(channel);
+  session->stub = pb::ProjectionAdmin::NewStub(session->channel);
+  Prepare(&session->context, options);
+  return session;
+}
+
+// Where a command prints: results on `out` (JSON lines with `json`), diagnostics on `err`.
+struct Output {
+  bool json;
+  std::ostream& out;
+  std::ostream& err;
+};
+
+// How a failed call that lost the daemon is reported (exit 3 either way): the call's error
+// like any other, or only "lost the connection" on stderr.
+enum class OnLostDaemon { kPrintError, kSayLost };
+
+// Reports a failed call and returns the exit code: 3 when the daemon went away, else 1 with
+// the error on stdout (a JSON line, or lines as Protean prints them for `projection`).
+int ReportFailedCall(const grpc::Status& status, const Session& session,
+                     const ClientOptions& options, const std::string& projection,
+                     const Output& output, OnLostDaemon on_lost) {
+  const bool lost = LostDaemon(status, *session.channel);
+  if (lost && on_lost == OnLostDaemon::kSayLost) {
+    output.err << "protean-admin: lost the connection to protean-admind at " << options.server
+               << "\n";
+    return kExitUnreachable;
+  }
+  if (output.json) {
+    output.out << ErrorJson(status).dump() << "\n";
+  } else {
+    for (const std::string& line : ErrorLines(status, projection)) output.out << line << "\n";
+  }
+  return lost ? kExitUnreachable : kExitFailure;
+}
+
+template <typename Request, typename Response>
+using UnaryMethod = grpc::Status (pb::ProjectionAdmin::Stub::*)(grpc::ClientContext*,
+                                                                const Request&, Response*);
+
+// Connects and makes one unary call; `announce` (if any) goes to stderr once connected.
+// kExitOk with `response` filled, else the exit code after saying why.
+template <typename Request, typename Response>
+int CallDaemon(const ClientOptions& options, UnaryMethod<Request, Response> method,
+               const Request& request, Response* response, const Output& output,
+               OnLostDaemon on_lost, const std::string& announce = "") {
+  std::unique_ptr<Session> session = OpenSession(options, output.err);
+  if (session == nullptr) return kExitUnreachable;
+  if (!announce.empty()) output.err << announce << std::flush;
+  grpc::Status status = ((*session->stub).*method)(&session->context, request, response);
+  if (status.ok()) return kExitOk;
+  return ReportFailedCall(status, *session, options, "", output, on_lost);
 }
 
 int TerminalWidth() {
@@ -81,6 +143,24 @@ int TerminalWidth() {
 ProgressMode ModeFor(bool json) {
   if (json) return ProgressMode::kJson;
   return isatty(STDERR_FILENO) ? ProgressMode::kTerminal : ProgressMode::kPlain;
+}
+
+// After Ctrl-C: cancels job `id` on `channel` (CancelRebuild returns once it rolled back); when
+// that fails, says why and stops reading the stream of `context`.
+void CancelInterruptedJob(const ClientOptions& options, grpc::Channel& channel,
+                          grpc::ClientContext& context, const std::string& id, std::ostream& err) {
+  auto stub =
+      pb::ProjectionAdmin::NewStub(std::shared_ptr<grpc::Channel>(&channel, [](grpc::Channel*) {}));
+  grpc::ClientContext cancel_context;
+  Prepare(&cancel_context, options);
+  pb::CancelRebuildRequest request;
+  request.set_job_id(id);
+  pb::CancelRebuildResponse response;
+  grpc::Status status = stub->CancelRebuild(&cancel_context, request, &response);
+  if (!status.ok()) {
+    err << "protean-admin: cancel failed: " << status.error_message() << "\n";
+    context.TryCancel();
+  }
 }
 
 // Reads a rebuild stream to its end. With `cancel_on_interrupt`, a Ctrl-C cancels the job
@@ -111,18 +191,7 @@ int ConsumeStream(const ClientOptions& options, grpc::Channel& channel,
       }
       acted = true;
       err << "\n" << message << "\n" << std::flush;
-      auto stub = pb::ProjectionAdmin::NewStub(
-          std::shared_ptr<grpc::Channel>(&channel, [](grpc::Channel*) {}));
-      grpc::ClientContext cancel_context;
-      Prepare(&cancel_context, options);
-      pb::CancelRebuildRequest request;
-      request.set_job_id(id);
-      pb::CancelRebuildResponse response;
-      grpc::Status status = stub->CancelRebuild(&cancel_context, request, &response);
-      if (!status.ok()) {
-        err << "protean-admin: cancel failed: " << status.error_message() << "\n";
-        context.TryCancel();
-      }
+      CancelInterruptedJob(options, channel, context, id, err);
     }
   });
   pb::RebuildEvent event;
@@ -180,108 +249,92 @@ void InstallInterruptHandler() {
   sigaction(SIGINT, &action, nullptr);
 }
 
+namespace {
+
+pb::RebuildOptions ToRebuildOptions(const RebuildArgs& args) {
+  pb::RebuildOptions options;
+  options.set_domain(args.domain);
+  options.set_batch_size(args.batch_size);
+  options.set_strategy(args.strategy == "inplace" ? pb::STRATEGY_INPLACE : pb::STRATEGY_ATOMIC);
+  options.set_force(args.force);
+  options.set_detach(args.detach);
+  if (args.max_skipped.has_value()) options.set_max_skipped(*args.max_skipped);
+  return options;
+}
+
+// --detach: reads the stream up to its end (the daemon ends it after `started`) and prints the
+// job id.
+int PrintDetachedJob(Session& session, grpc::ClientReaderInterface<pb::RebuildEvent>& reader,
+                     const ClientOptions& options, const RebuildArgs& args, const Output& output) {
+  pb::RebuildEvent event;
+  std::string job_id;
+  while (reader.Read(&event)) {
+    if (event.has_started()) job_id = event.job_id();
+  }
+  grpc::Status status = reader.Finish();
+  if (!status.ok() || job_id.empty()) {
+    return ReportFailedCall(status, session, options, args.projection, output,
+                            OnLostDaemon::kSayLost);
+  }
+  if (output.json) {
+    output.out << nlohmann::json({{"type", "detached"}, {"job_id", job_id}}).dump() << "\n";
+  } else {
+    output.out << job_id << "\n";
+    output.err << "Job " << job_id << " started; follow it with: protean-admin watch " << job_id
+               << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
 int RunRebuild(const ClientOptions& options, const RebuildArgs& args, std::ostream& out,
                std::ostream& err) {
-  std::shared_ptr<grpc::Channel> channel = Connect(options, err);
-  if (channel == nullptr) return kExitUnreachable;
-  auto stub = pb::ProjectionAdmin::NewStub(channel);
-  pb::RebuildOptions rebuild_options;
-  rebuild_options.set_domain(args.domain);
-  rebuild_options.set_batch_size(args.batch_size);
-  rebuild_options.set_strategy(args.strategy == "inplace" ? pb::STRATEGY_INPLACE
-                                                          : pb::STRATEGY_ATOMIC);
-  rebuild_options.set_force(args.force);
-  rebuild_options.set_detach(args.detach);
-  if (args.max_skipped.has_value()) rebuild_options.set_max_skipped(*args.max_skipped);
-
-  grpc::ClientContext context;
-  Prepare(&context, options);
+  std::unique_ptr<Session> session = OpenSession(options, err);
+  if (session == nullptr) return kExitUnreachable;
   std::unique_ptr<grpc::ClientReader<pb::RebuildEvent>> reader;
   if (args.projection.empty()) {
     pb::RebuildAllRequest request;
-    *request.mutable_options() = rebuild_options;
-    reader = stub->RebuildAll(&context, request);
+    *request.mutable_options() = ToRebuildOptions(args);
+    reader = session->stub->RebuildAll(&session->context, request);
   } else {
     pb::RebuildProjectionRequest request;
-    *request.mutable_options() = rebuild_options;
+    *request.mutable_options() = ToRebuildOptions(args);
     request.set_projection(args.projection);
-    reader = stub->RebuildProjection(&context, request);
+    reader = session->stub->RebuildProjection(&session->context, request);
   }
-
-  if (args.detach) {
-    pb::RebuildEvent event;
-    std::string job_id;
-    while (reader->Read(&event)) {
-      if (event.has_started()) job_id = event.job_id();
-    }
-    grpc::Status status = reader->Finish();
-    if (!status.ok() || job_id.empty()) {
-      if (LostDaemon(status, *channel)) {
-        err << "protean-admin: lost the connection to protean-admind at " << options.server << "\n";
-        return kExitUnreachable;
-      }
-      if (args.json) {
-        out << ErrorJson(status).dump() << "\n";
-      } else {
-        for (const std::string& line : ErrorLines(status, args.projection)) out << line << "\n";
-      }
-      return kExitFailure;
-    }
-    if (args.json) {
-      out << nlohmann::json({{"type", "detached"}, {"job_id", job_id}}).dump() << "\n";
-    } else {
-      out << job_id << "\n";
-      err << "Job " << job_id << " started; follow it with: protean-admin watch " << job_id << "\n";
-    }
-    return kExitOk;
-  }
+  if (args.detach) return PrintDetachedJob(*session, *reader, options, args, {args.json, out, err});
 
   RebuildRenderer renderer(out, err, ModeFor(args.json), RebuildRenderer::Clock::now,
                            TerminalWidth());
   renderer.set_all(args.projection.empty());
   renderer.set_requested_projection(args.projection);
-  return ConsumeStream(options, *channel, context, *reader, renderer,
+  return ConsumeStream(options, *session->channel, session->context, *reader, renderer,
                        /*cancel_on_interrupt=*/true, err);
 }
 
 int RunWatch(const ClientOptions& options, const std::string& job_id, bool json, std::ostream& out,
              std::ostream& err) {
-  std::shared_ptr<grpc::Channel> channel = Connect(options, err);
-  if (channel == nullptr) return kExitUnreachable;
-  auto stub = pb::ProjectionAdmin::NewStub(channel);
-  grpc::ClientContext context;
-  Prepare(&context, options);
+  std::unique_ptr<Session> session = OpenSession(options, err);
+  if (session == nullptr) return kExitUnreachable;
   pb::WatchRebuildRequest request;
   request.set_job_id(job_id);
-  auto reader = stub->WatchRebuild(&context, request);
+  auto reader = session->stub->WatchRebuild(&session->context, request);
   RebuildRenderer renderer(out, err, ModeFor(json), RebuildRenderer::Clock::now, TerminalWidth());
-  return ConsumeStream(options, *channel, context, *reader, renderer,
+  return ConsumeStream(options, *session->channel, session->context, *reader, renderer,
                        /*cancel_on_interrupt=*/false, err);
 }
 
 int RunCancel(const ClientOptions& options, const std::string& job_id, bool json, std::ostream& out,
               std::ostream& err) {
-  std::shared_ptr<grpc::Channel> channel = Connect(options, err);
-  if (channel == nullptr) return kExitUnreachable;
-  auto stub = pb::ProjectionAdmin::NewStub(channel);
-  grpc::ClientContext context;
-  Prepare(&context, options);
   pb::CancelRebuildRequest request;
   request.set_job_id(job_id);
   pb::CancelRebuildResponse response;
-  err << "Cancelling job " << job_id << " and waiting for it to end...\n" << std::flush;
-  grpc::Status status = stub->CancelRebuild(&context, request, &response);
-  if (!status.ok()) {
-    if (LostDaemon(status, *channel)) {
-      err << "protean-admin: lost the connection to protean-admind at " << options.server << "\n";
-      return kExitUnreachable;
-    }
-    if (json) {
-      out << ErrorJson(status).dump() << "\n";
-    } else {
-      for (const std::string& line : ErrorLines(status, "")) out << line << "\n";
-    }
-    return kExitFailure;
+  if (int code = CallDaemon(options, &pb::ProjectionAdmin::Stub::CancelRebuild, request, &response,
+                            {json, out, err}, OnLostDaemon::kSayLost,
+                            "Cancelling job " + job_id + " and waiting for it to end...\n");
+      code != kExitOk) {
+    return code;
   }
   if (json) {
     out << JobJson(response.job()).dump() << "\n";
@@ -297,23 +350,14 @@ int RunCancel(const ClientOptions& options, const std::string& job_id, bool json
 
 int RunJobs(const ClientOptions& options, bool running_only, bool json, std::ostream& out,
             std::ostream& err, const std::string& domain) {
-  std::shared_ptr<grpc::Channel> channel = Connect(options, err);
-  if (channel == nullptr) return kExitUnreachable;
-  auto stub = pb::ProjectionAdmin::NewStub(channel);
-  grpc::ClientContext context;
-  Prepare(&context, options);
   pb::ListRebuildsRequest request;
   request.set_running_only(running_only);
   request.set_domain(domain);
   pb::ListRebuildsResponse response;
-  grpc::Status status = stub->ListRebuilds(&context, request, &response);
-  if (!status.ok()) {
-    if (json) {
-      out << ErrorJson(status).dump() << "\n";
-    } else {
-      for (const std::string& line : ErrorLines(status, "")) out << line << "\n";
-    }
-    return LostDaemon(status, *channel) ? kExitUnreachable : kExitFailure;
+  if (int code = CallDaemon(options, &pb::ProjectionAdmin::Stub::ListRebuilds, request, &response,
+                            {json, out, err}, OnLostDaemon::kPrintError);
+      code != kExitOk) {
+    return code;
   }
   std::vector<pb::JobInfo> jobs(response.jobs().begin(), response.jobs().end());
   if (json) {
@@ -326,37 +370,18 @@ int RunJobs(const ClientOptions& options, bool running_only, bool json, std::ost
 
 int RunProjections(const ClientOptions& options, const std::string& domain, bool json,
                    std::ostream& out, std::ostream& err) {
-  std::shared_ptr<grpc::Channel> channel = Connect(options, err);
-  if (channel == nullptr) return kExitUnreachable;
-  auto stub = pb::ProjectionAdmin::NewStub(channel);
-  grpc::ClientContext context;
-  Prepare(&context, options);
   pb::ListProjectionsRequest request;
   request.set_domain(domain);
   pb::ListProjectionsResponse response;
-  grpc::Status status = stub->ListProjections(&context, request, &response);
-  if (!status.ok()) {
-    if (json) {
-      out << ErrorJson(status).dump() << "\n";
-    } else {
-      for (const std::string& line : ErrorLines(status, "")) out << line << "\n";
-    }
-    return LostDaemon(status, *channel) ? kExitUnreachable : kExitFailure;
+  if (int code = CallDaemon(options, &pb::ProjectionAdmin::Stub::ListProjections, request,
+                            &response, {json, out, err}, OnLostDaemon::kPrintError);
+      code != kExitOk) {
+    return code;
   }
   std::vector<pb::ProjectionInfo> projections(response.projections().begin(),
                                               response.projections().end());
   if (json) {
-    for (const pb::ProjectionInfo& p : projections) {
-      out << nlohmann::json({{"name", p.name()},
-                             {"kind", p.kind()},
-                             {"target", p.target()},
-                             {"projectors", std::vector<std::string>(p.projectors().begin(),
-                                                                     p.projectors().end())},
-                             {"categories", std::vector<std::string>(p.categories().begin(),
-                                                                     p.categories().end())}})
-                 .dump()
-          << "\n";
-    }
+    for (const pb::ProjectionInfo& p : projections) out << ProjectionJson(p).dump() << "\n";
   } else {
     for (const std::string& line : ProjectionsTable(projections)) out << line << "\n";
   }

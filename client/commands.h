@@ -9,7 +9,8 @@
 #include <ostream>
 #include <string>
 
-#include "server/service/tls_client.h"
+#include "common/batch_size.h"
+#include "transport/client_credentials.h"
 
 namespace protean_admin::client {
 
@@ -29,14 +30,14 @@ struct ClientOptions {
   std::chrono::milliseconds connect_timeout{5000};
   // Transport security (--tls-ca, --tls-cert, --tls-key) and the bearer token
   // (--token-file or PROTEAN_ADMIN_TOKEN) sent on every call.
-  service::ClientTlsOptions tls;
+  transport::ClientTlsOptions tls;
   std::optional<std::string> token;
 };
 
 struct RebuildArgs {
   std::string domain = ".";
   std::string projection;  // empty: all
-  int batch_size = 500;
+  int batch_size = kDefaultBatchSize;
   std::string strategy = "atomic";  // atomic | inplace
   bool force = false;
   bool json = false;

@@ -285,6 +285,16 @@ nlohmann::json EventJson(const pb::RebuildEvent& event) {
   return j;
 }
 
+nlohmann::json ProjectionJson(const pb::ProjectionInfo& projection) {
+  return {{"name", projection.name()},
+          {"kind", projection.kind()},
+          {"target", projection.target()},
+          {"projectors", std::vector<std::string>(projection.projectors().begin(),
+                                                  projection.projectors().end())},
+          {"categories", std::vector<std::string>(projection.categories().begin(),
+                                                  projection.categories().end())}};
+}
+
 nlohmann::json JobJson(const pb::JobInfo& job) {
   nlohmann::json results = nlohmann::json::array();
   for (const pb::RebuildResult& r : job.results()) results.push_back(ResultJson(r));
@@ -366,6 +376,22 @@ void RebuildRenderer::ClearBar() {
   }
 }
 
+void RebuildRenderer::ShowProgress(const pb::Progress& p) {
+  Clock::time_point now = now_();
+  bool final = p.total() > 0 && p.processed() >= p.total();
+  if (mode_ == ProgressMode::kTerminal) {
+    if (!final && bar_shown_ && now - last_bar_ < std::chrono::milliseconds(100)) return;
+    last_bar_ = now;
+    err_ << "\r\033[K" << ProgressBarLine(p, terminal_width_) << std::flush;
+    bar_shown_ = true;
+    return;
+  }
+  auto it = last_plain_.find(p.projection());
+  if (!final && it != last_plain_.end() && now - it->second < std::chrono::seconds(1)) return;
+  last_plain_[p.projection()] = now;
+  err_ << ProgressPlainLine(p) << "\n";
+}
+
 void RebuildRenderer::OnEvent(const pb::RebuildEvent& event) {
   if (event.has_started()) {
     job_id_ = event.job_id();
@@ -395,25 +421,9 @@ void RebuildRenderer::OnEvent(const pb::RebuildEvent& event) {
              << "\n";
       }
       break;
-    case pb::RebuildEvent::kProgress: {
-      Clock::time_point now = now_();
-      const pb::Progress& p = event.progress();
-      bool final = p.total() > 0 && p.processed() >= p.total();
-      if (mode_ == ProgressMode::kTerminal) {
-        if (!final && bar_shown_ && now - last_bar_ < std::chrono::milliseconds(100)) break;
-        last_bar_ = now;
-        err_ << "\r\033[K" << ProgressBarLine(p, terminal_width_) << std::flush;
-        bar_shown_ = true;
-      } else {
-        auto it = last_plain_.find(p.projection());
-        if (!final && it != last_plain_.end() && now - it->second < std::chrono::seconds(1)) {
-          break;
-        }
-        last_plain_[p.projection()] = now;
-        err_ << ProgressPlainLine(p) << "\n";
-      }
+    case pb::RebuildEvent::kProgress:
+      ShowProgress(event.progress());
       break;
-    }
     case pb::RebuildEvent::kWarning:
       ClearBar();
       err_ << "warning: "

@@ -69,6 +69,7 @@ std::string StatusCodeName(int code);
 nlohmann::json EventJson(const pb::RebuildEvent& event);
 nlohmann::json ResultJson(const pb::RebuildResult& result);
 nlohmann::json JobJson(const pb::JobInfo& job);
+nlohmann::json ProjectionJson(const pb::ProjectionInfo& projection);
 nlohmann::json ErrorJson(const grpc::Status& status);
 
 // `jobs` and `projections` tables (header + one row each). A job that left a projection
@@ -102,6 +103,9 @@ class RebuildRenderer {
 
  private:
   void ClearBar();
+  // A progress event: the bar (at most every 100 ms) or a plain line (at most every second
+  // per projection); the final one always.
+  void ShowProgress(const pb::Progress& progress);
 
   std::ostream& out_;
   std::ostream& err_;

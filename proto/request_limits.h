@@ -12,13 +12,13 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "common/batch_size.h"
 
 namespace protean_admin {
 
-// RebuildOptions.batch_size: 1..kMaxBatchSize (0 means kDefaultBatchSize). Protean pages 500
-// events; operators use up to tens of thousands. Memory stays bounded whatever the batch size
+// RebuildOptions.batch_size: 1..kMaxBatchSize (0 means kDefaultBatchSize, common/batch_size.h).
+// Operators use up to tens of thousands. Memory stays bounded whatever the batch size
 // (storage/message_prefetcher.h bounds a batch's bytes); the bound refuses nonsense.
-inline constexpr int kDefaultBatchSize = 500;
 inline constexpr int kMaxBatchSize = 100000;
 // RebuildProjectionRequest.projection (a Python class name in domain.toml).
 inline constexpr size_t kMaxProjectionNameBytes = 256;

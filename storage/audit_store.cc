@@ -9,6 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/time_util.h"
 #include "storage/advisory_lock.h"
 
 namespace protean_admin::storage {
@@ -48,12 +49,6 @@ constexpr char kSelectColumns[] =
     "(extract(epoch FROM started_at) * 1000)::bigint, "
     "(extract(epoch FROM finished_at) * 1000)::bigint, state, events_dispatched, "
     "events_skipped, errors::text, results::text, daemon, daemon_instance";
-
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string ErrorsJson(const std::vector<std::string>& errors) {
   // error_handler_t::replace: invalid UTF-8 in a message becomes U+FFFD instead of throwing.

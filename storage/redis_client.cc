@@ -186,6 +186,96 @@ RedisReply ConvertReply(const redisReply* reply) {
   return out;
 }
 
+// "user:password" (either percent-encoded; the password not empty) of a redis:// URI.
+absl::Status ParseUserInfo(std::string_view userinfo, std::string* user, std::string* password) {
+  const size_t colon = userinfo.find(':');
+  if (colon == std::string_view::npos) {
+    return UriError("credentials must be written user:password@ or :password@");
+  }
+  if (!PercentDecode(userinfo.substr(0, colon), user)) {
+    return UriError("malformed percent-encoding in the user");
+  }
+  if (!PercentDecode(userinfo.substr(colon + 1), password)) {
+    return UriError("malformed percent-encoding in the password");
+  }
+  if (password->empty()) return UriError("empty password");
+  return absl::OkStatus();
+}
+
+// "host[:port]" or "[ipv6][:port]" of a redis:// URI; `port` is left as it is when absent.
+absl::Status ParseHostPort(std::string_view hostport, std::string* host, int* port) {
+  std::string_view port_text;
+  bool has_port = false;
+  if (!hostport.empty() && hostport.front() == '[') {
+    const size_t close = hostport.find(']');
+    if (close == std::string_view::npos) return UriError("unterminated '[' in the host");
+    *host = std::string(hostport.substr(1, close - 1));
+    std::string_view after = hostport.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return UriError("unexpected text after ']' in the host");
+      port_text = after.substr(1);
+      has_port = true;
+    }
+  } else {
+    const size_t colon = hostport.find(':');
+    if (colon != std::string_view::npos) {
+      if (hostport.find(':', colon + 1) != std::string_view::npos) {
+        return UriError("an IPv6 host must be written in brackets, e.g. [::1]");
+      }
+      port_text = hostport.substr(colon + 1);
+      has_port = true;
+    }
+    *host = std::string(hostport.substr(0, colon));
+  }
+  if (host->empty()) return UriError("missing host");
+  if (!has_port) return absl::OkStatus();
+  int64_t parsed = 0;
+  if (!ParseInt(port_text, 1, 65535, &parsed)) {
+    return UriError(
+        absl::StrCat("invalid port '", Sv(port_text.substr(0, 32)), "' (expected 1-65535)"));
+  }
+  *port = static_cast<int>(parsed);
+  return absl::OkStatus();
+}
+
+// The reply of an UNLINK: adds the keys it removed to `removed`, or says why it failed.
+absl::Status CountUnlinked(const redisReply& reply, const std::string& description,
+                           int64_t* removed) {
+  if (reply.type == REDIS_REPLY_INTEGER) {
+    *removed += reply.integer;
+    return absl::OkStatus();
+  }
+  if (reply.type == REDIS_REPLY_ERROR) {
+    return ErrorReplyStatus(ReplyText(&reply),
+                            absl::StrCat("UNLINK failed on Redis at ", description));
+  }
+  return absl::InternalError(absl::StrCat("unexpected UNLINK reply from Redis at ", description,
+                                          ": ", Sv(ReplyTypeName(reply.type))));
+}
+
+// The reply of a SCAN: its next cursor in `cursor`, the keys it found appended to `found`.
+absl::Status ReadScanReply(const redisReply& reply, const std::string& description,
+                           std::string* cursor, std::vector<std::string>* found) {
+  if (reply.type == REDIS_REPLY_ERROR) {
+    return ErrorReplyStatus(ReplyText(&reply),
+                            absl::StrCat("SCAN failed on Redis at ", description));
+  }
+  if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 2 ||
+      reply.element[0]->type != REDIS_REPLY_STRING || reply.element[1]->type != REDIS_REPLY_ARRAY) {
+    return absl::InternalError(absl::StrCat("unexpected SCAN reply from Redis at ", description));
+  }
+  *cursor = std::string(ReplyText(reply.element[0]));
+  const redisReply* keys = reply.element[1];
+  found->reserve(keys->elements);
+  for (size_t i = 0; i < keys->elements; ++i) {
+    if (keys->element[i]->type != REDIS_REPLY_STRING) {
+      return absl::InternalError(absl::StrCat("unexpected SCAN reply from Redis at ", description));
+    }
+    found->emplace_back(ReplyText(keys->element[i]));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -215,56 +305,15 @@ absl::StatusOr<RedisUri> RedisUri::Parse(std::string_view uri) {
   // except '@', for which the last one separates the credentials from the host.
   const size_t at = rest.rfind('@');
   if (at != std::string_view::npos) {
-    std::string_view userinfo = rest.substr(0, at);
+    if (absl::Status s = ParseUserInfo(rest.substr(0, at), &out.user, &out.password); !s.ok()) {
+      return s;
+    }
     rest.remove_prefix(at + 1);
-    const size_t colon = userinfo.find(':');
-    if (colon == std::string_view::npos) {
-      return UriError("credentials must be written user:password@ or :password@");
-    }
-    if (!PercentDecode(userinfo.substr(0, colon), &out.user)) {
-      return UriError("malformed percent-encoding in the user");
-    }
-    if (!PercentDecode(userinfo.substr(colon + 1), &out.password)) {
-      return UriError("malformed percent-encoding in the password");
-    }
-    if (out.password.empty()) return UriError("empty password");
   }
-
   const size_t slash = rest.find('/');
-  std::string_view hostport = rest.substr(0, slash);
   std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
-
-  std::string_view port_text;
-  bool has_port = false;
-  if (!hostport.empty() && hostport.front() == '[') {
-    const size_t close = hostport.find(']');
-    if (close == std::string_view::npos) return UriError("unterminated '[' in the host");
-    out.host = std::string(hostport.substr(1, close - 1));
-    std::string_view after = hostport.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return UriError("unexpected text after ']' in the host");
-      port_text = after.substr(1);
-      has_port = true;
-    }
-  } else {
-    const size_t colon = hostport.find(':');
-    if (colon != std::string_view::npos) {
-      if (hostport.find(':', colon + 1) != std::string_view::npos) {
-        return UriError("an IPv6 host must be written in brackets, e.g. [::1]");
-      }
-      port_text = hostport.substr(colon + 1);
-      has_port = true;
-    }
-    out.host = std::string(hostport.substr(0, colon));
-  }
-  if (out.host.empty()) return UriError("missing host");
-  if (has_port) {
-    int64_t port = 0;
-    if (!ParseInt(port_text, 1, 65535, &port)) {
-      return UriError(
-          absl::StrCat("invalid port '", Sv(port_text.substr(0, 32)), "' (expected 1-65535)"));
-    }
-    out.port = static_cast<int>(port);
+  if (absl::Status s = ParseHostPort(rest.substr(0, slash), &out.host, &out.port); !s.ok()) {
+    return s;
   }
   if (!path.empty()) {
     int64_t db = 0;
@@ -526,16 +575,7 @@ absl::StatusOr<int64_t> RedisClient::DeleteByPrefix(std::string_view prefix, int
       absl::Status status = ReadReply(&raw, "UNLINK");
       if (!status.ok()) return failed(status);
       ReplyPtr reply(static_cast<redisReply*>(raw));
-      if (reply->type == REDIS_REPLY_INTEGER) {
-        removed += reply->integer;
-      } else if (reply->type == REDIS_REPLY_ERROR) {
-        unlink_error = ErrorReplyStatus(ReplyText(reply.get()),
-                                        absl::StrCat("UNLINK failed on Redis at ", description_));
-      } else {
-        unlink_error =
-            absl::InternalError(absl::StrCat("unexpected UNLINK reply from Redis at ", description_,
-                                             ": ", Sv(ReplyTypeName(reply->type))));
-      }
+      unlink_error = CountUnlinked(*reply, description_, &removed);
       found.clear();
     }
     if (!scan) {
@@ -550,26 +590,8 @@ absl::StatusOr<int64_t> RedisClient::DeleteByPrefix(std::string_view prefix, int
       return failed(unlink_error);
     }
     ReplyPtr reply(static_cast<redisReply*>(raw));
-    if (reply->type == REDIS_REPLY_ERROR) {
-      return failed(ErrorReplyStatus(ReplyText(reply.get()),
-                                     absl::StrCat("SCAN failed on Redis at ", description_)));
-    }
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-        reply->element[0]->type != REDIS_REPLY_STRING ||
-        reply->element[1]->type != REDIS_REPLY_ARRAY) {
-      return failed(
-          absl::InternalError(absl::StrCat("unexpected SCAN reply from Redis at ", description_)));
-    }
-    cursor = std::string(ReplyText(reply->element[0]));
-    const redisReply* keys = reply->element[1];
-    found.reserve(keys->elements);
-    for (size_t i = 0; i < keys->elements; ++i) {
-      if (keys->element[i]->type != REDIS_REPLY_STRING) {
-        return failed(absl::InternalError(
-            absl::StrCat("unexpected SCAN reply from Redis at ", description_)));
-      }
-      found.emplace_back(ReplyText(keys->element[i]));
-    }
+    status = ReadScanReply(*reply, description_, &cursor, &found);
+    if (!status.ok()) return failed(status);
   }
   return removed;
 }

@@ -46,6 +46,53 @@ std::string Display(const fs::path& path, const fs::path& root) {
   return relative.string();
 }
 
+// Checks that a candidate stays in `root`, following symlinks; returns its canonical form, or
+// nullopt when it does not exist.
+absl::StatusOr<std::optional<fs::path>> Confine(const fs::path& candidate, const fs::path& root) {
+  fs::path full = candidate.is_absolute() ? candidate : root / candidate;
+  std::error_code e;
+  fs::path weak = fs::weakly_canonical(full, e);  // follows the symlinks that exist
+  if (e) weak = full.lexically_normal();
+  if (!IsInside(weak, root)) {
+    if (IsInside(full.lexically_normal(), root)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "domain path '", candidate.string(), "' leaves the domain root through a symbolic link"));
+    }
+    return absl::PermissionDeniedError(
+        absl::StrCat("domain path '", candidate.string(), "' is outside the domain root"));
+  }
+  if (!fs::exists(weak, e)) return std::optional<fs::path>();
+  return std::optional<fs::path>(weak);
+}
+
+// `file` as the resolved domain file, when it is a regular file.
+absl::StatusOr<ResolvedDomainFile> FoundFile(const fs::path& file, const fs::path& root,
+                                             const std::string& instance) {
+  std::error_code e;
+  if (!fs::is_regular_file(file, e)) {
+    return absl::NotFoundError(absl::StrCat("'", Display(file, root), "' is not a file"));
+  }
+  return ResolvedDomainFile{file, Display(file, root), instance};
+}
+
+// A dotted module path (a.b.c): a/b/c.toml, else a/b/c/domain.toml, inside `root`.
+absl::StatusOr<ResolvedDomainFile> ResolveModulePath(const DomainSpec& spec, const fs::path& root) {
+  std::string module_dir = spec.path;
+  for (char& c : module_dir) {
+    if (c == '.') c = '/';
+  }
+  std::vector<fs::path> candidates = {fs::path(module_dir + ".toml"),
+                                      fs::path(module_dir) / "domain.toml"};
+  for (const fs::path& path : candidates) {
+    absl::StatusOr<std::optional<fs::path>> candidate = Confine(path, root);
+    if (!candidate.ok()) return candidate.status();
+    if (candidate->has_value()) return FoundFile(**candidate, root, spec.instance);
+  }
+  return absl::NotFoundError(absl::StrCat("no domain file for module path '", spec.path,
+                                          "' (looked for ", candidates[0].string(), " and ",
+                                          candidates[1].string(), ")"));
+}
+
 }  // namespace
 
 DomainSpec SplitDomainSpec(std::string_view spec) {
@@ -75,64 +122,22 @@ absl::StatusOr<ResolvedDomainFile> ResolveDomainFile(std::string_view spec_text,
                                             "' is not accessible: ", ec.message()));
   }
 
-  // Checks that a candidate stays in the root, following symlinks; returns its canonical
-  // form, or nullopt when it does not exist.
-  auto confine = [&](const fs::path& candidate) -> absl::StatusOr<std::optional<fs::path>> {
-    fs::path full = candidate.is_absolute() ? candidate : root / candidate;
-    std::error_code e;
-    fs::path weak = fs::weakly_canonical(full, e);  // follows the symlinks that exist
-    if (e) weak = full.lexically_normal();
-    if (!IsInside(weak, root)) {
-      if (IsInside(full.lexically_normal(), root)) {
-        return absl::PermissionDeniedError(
-            absl::StrCat("domain path '", candidate.string(),
-                         "' leaves the domain root through a symbolic link"));
-      }
-      return absl::PermissionDeniedError(
-          absl::StrCat("domain path '", candidate.string(), "' is outside the domain root"));
-    }
-    if (!fs::exists(weak, e)) return std::optional<fs::path>();
-    return std::optional<fs::path>(weak);
-  };
-  auto found_file = [&](const fs::path& file) -> absl::StatusOr<ResolvedDomainFile> {
-    std::error_code e;
-    if (!fs::is_regular_file(file, e)) {
-      return absl::NotFoundError(absl::StrCat("'", Display(file, root), "' is not a file"));
-    }
-    return ResolvedDomainFile{file, Display(file, root), spec.instance};
-  };
-
   fs::path given(spec.path);
-  absl::StatusOr<std::optional<fs::path>> direct = confine(given);
+  absl::StatusOr<std::optional<fs::path>> direct = Confine(given, root);
   if (!direct.ok()) return direct.status();
   std::error_code e;
   if (direct->has_value() && fs::is_directory(**direct, e)) {
     for (const char* name : {".domain.toml", "domain.toml"}) {
-      absl::StatusOr<std::optional<fs::path>> candidate = confine(given / name);
+      absl::StatusOr<std::optional<fs::path>> candidate = Confine(given / name, root);
       if (!candidate.ok()) return candidate.status();
-      if (candidate->has_value()) return found_file(**candidate);
+      if (candidate->has_value()) return FoundFile(**candidate, root, spec.instance);
     }
     return absl::NotFoundError(
         absl::StrCat("no .domain.toml or domain.toml in directory '", spec.path, "'"));
   }
-  if (direct->has_value()) return found_file(**direct);
+  if (direct->has_value()) return FoundFile(**direct, root, spec.instance);
   bool toml_file = spec.path.size() > 5 && spec.path.compare(spec.path.size() - 5, 5, ".toml") == 0;
-  if (!toml_file && IsDottedModulePath(spec.path)) {
-    std::string module_dir = spec.path;
-    for (char& c : module_dir) {
-      if (c == '.') c = '/';
-    }
-    std::vector<fs::path> candidates = {fs::path(module_dir + ".toml"),
-                                        fs::path(module_dir) / "domain.toml"};
-    for (const fs::path& path : candidates) {
-      absl::StatusOr<std::optional<fs::path>> candidate = confine(path);
-      if (!candidate.ok()) return candidate.status();
-      if (candidate->has_value()) return found_file(**candidate);
-    }
-    return absl::NotFoundError(absl::StrCat("no domain file for module path '", spec.path,
-                                            "' (looked for ", candidates[0].string(), " and ",
-                                            candidates[1].string(), ")"));
-  }
+  if (!toml_file && IsDottedModulePath(spec.path)) return ResolveModulePath(spec, root);
   return absl::NotFoundError(absl::StrCat("'", spec.path, "' does not exist"));
 }
 

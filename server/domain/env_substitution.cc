@@ -5,17 +5,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/strings.h"
 
 namespace protean_admin::domain {
-namespace {
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
 
 std::optional<std::string> ProcessGetEnv(std::string_view name) {
   const char* value = std::getenv(std::string(name).c_str());
@@ -36,7 +28,7 @@ absl::StatusOr<std::string> SubstituteEnv(std::string_view text, const GetEnvFun
     out.append(text.substr(i, open - i));
     std::string_view inner = text.substr(open + 2, close - open - 2);
     size_t bar = inner.find('|');
-    std::string_view name = Trim(inner.substr(0, bar));
+    std::string_view name = StripAsciiWhitespace(inner.substr(0, bar));
     std::optional<std::string> value = getenv ? getenv(name) : ProcessGetEnv(name);
     if (value.has_value()) {
       out.append(*value);

@@ -28,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/status_macros.h"
 #include "server/domain/discovery.h"
 #include "server/domain/env_substitution.h"
 #include "server/domain/names.h"
@@ -37,12 +38,6 @@
 
 namespace protean_admin::domain {
 namespace {
-
-#define PA_RETURN_IF_ERROR(expr)             \
-  do {                                       \
-    absl::Status pa_status_ = (expr);        \
-    if (!pa_status_.ok()) return pa_status_; \
-  } while (0)
 
 constexpr std::string_view kPrefix = "Error loading Protean domain: ";
 
@@ -214,14 +209,30 @@ class Loader {
   absl::Status ApplyOverlays(toml::table& root);
   absl::Status Substitute(toml::node& node, const std::string& path);
   absl::Status ReadConfig(toml::table& root);
+  absl::Status ReadDomainName(Fields& root);
+  absl::Status ReadEventStore(Fields& root);
+  absl::Status ReadDatabases(Fields& root);
+  absl::Status ReadCaches(Fields& root);
+  absl::Status ReadServerHealth(Fields& root);
   absl::Status ReadAggregates(Fields& root);
   absl::Status ReadEvents(Fields& root);
   absl::Status ReadUpcasters(Fields& root);
   absl::Status ReadProjections(Fields& root);
+  absl::Status ReadProjectionCache(Fields& f, const Entry& entry, const std::string& path,
+                                   const std::string& cache, const toml::node* cache_node,
+                                   const toml::node* database_node, Projection& projection);
+  absl::Status ReadProjectionDatabase(Fields& f, const Entry& entry, const std::string& path,
+                                      const std::string& database, const toml::node* database_node,
+                                      Projection& projection);
+  absl::Status ReadProjectionColumns(Fields& f, Projection& projection);
   absl::Status ReadProjectors(Fields& root);
+  absl::Status ReadProjectorCategories(Fields& f, const toml::table& table, const std::string& path,
+                                       Projector& projector);
   absl::Status ReadHandler(Projector& projector, const Projection& projection,
                            const std::string& event_name, const toml::key& event_key,
                            toml::node& node, const std::string& path);
+  absl::Status ReadSqlHandler(Fields& f, toml::node& sql, const Projection& projection,
+                              Handler& handler);
   absl::Status ReadLuaHandler(toml::node& lua, const std::string& path,
                               const Projection& projection, Handler& handler);
   // The line of the file where the text of string `node` starts (a multi-line string's
@@ -391,10 +402,10 @@ absl::Status Loader::ApplyOverlays(toml::table& root) {
 
 absl::Status Loader::Substitute(toml::node& node, const std::string& path) {
   if (toml::table* table = node.as_table()) {
-    for (auto&& [k, v] : *table) PA_RETURN_IF_ERROR(Substitute(v, JoinKey(path, k.str())));
+    for (auto&& [k, v] : *table) RETURN_IF_ERROR(Substitute(v, JoinKey(path, k.str())));
   } else if (toml::array* array = node.as_array()) {
     for (size_t i = 0; i < array->size(); ++i) {
-      PA_RETURN_IF_ERROR(Substitute(*array->get(i), absl::StrCat(path, "[", i, "]")));
+      RETURN_IF_ERROR(Substitute(*array->get(i), absl::StrCat(path, "[", i, "]")));
     }
   } else if (toml::value<std::string>* string = node.as_string()) {
     if (string->get().find("${") == std::string::npos) return absl::OkStatus();
@@ -411,7 +422,7 @@ absl::Status Loader::Substitute(toml::node& node, const std::string& path) {
 absl::Status Loader::NamedTables(Fields& parent, std::string_view key,
                                  std::vector<std::pair<Entry, toml::table*>>* out) {
   toml::table* table = nullptr;
-  PA_RETURN_IF_ERROR(parent.Table(key, &table));
+  RETURN_IF_ERROR(parent.Table(key, &table));
   if (table == nullptr) return absl::OkStatus();
   for (const Entry& entry : Ordered(*table)) {
     std::string path = JoinKey(parent.Path(key), entry.key->str());
@@ -423,97 +434,114 @@ absl::Status Loader::NamedTables(Fields& parent, std::string_view key,
 
 absl::Status Loader::ReadConfig(toml::table& root) {
   Fields fields(this, root, prefix_);
-  // [domain]
+  RETURN_IF_ERROR(ReadDomainName(fields));
+  RETURN_IF_ERROR(ReadEventStore(fields));
+  RETURN_IF_ERROR(ReadDatabases(fields));
+  RETURN_IF_ERROR(ReadCaches(fields));
+  RETURN_IF_ERROR(ReadServerHealth(fields));
+  for (std::string_view key : kTolerated) fields.Take(key);
+
+  RETURN_IF_ERROR(ReadAggregates(fields));
+  RETURN_IF_ERROR(ReadEvents(fields));
+  RETURN_IF_ERROR(ReadUpcasters(fields));
+  RETURN_IF_ERROR(ReadProjections(fields));
+  RETURN_IF_ERROR(ReadProjectors(fields));
+  return fields.Finish();
+}
+
+// [domain]: its name, which must yield the names built from it.
+absl::Status Loader::ReadDomainName(Fields& root) {
   toml::table* domain_table = nullptr;
-  PA_RETURN_IF_ERROR(fields.Table("domain", &domain_table, /*required=*/true));
-  {
-    Fields f(this, *domain_table, fields.Path("domain"));
-    PA_RETURN_IF_ERROR(f.String("name", &domain_.name, /*required=*/true));
-    domain_.normalized_name = NormalizedName(domain_.name);
-    domain_.camel_case_name = CamelCaseName(domain_.name);
-    if (domain_.normalized_name.empty() || domain_.camel_case_name.empty()) {
-      return Error(f.Take("name")->source(), f.Path("name"),
-                   absl::StrCat("domain name \"", domain_.name,
-                                "\" has no letters or digits to build names from"));
-    }
-    PA_RETURN_IF_ERROR(f.Finish());
+  RETURN_IF_ERROR(root.Table("domain", &domain_table, /*required=*/true));
+  Fields f(this, *domain_table, root.Path("domain"));
+  RETURN_IF_ERROR(f.String("name", &domain_.name, /*required=*/true));
+  domain_.normalized_name = NormalizedName(domain_.name);
+  domain_.camel_case_name = CamelCaseName(domain_.name);
+  if (domain_.normalized_name.empty() || domain_.camel_case_name.empty()) {
+    return Error(f.Take("name")->source(), f.Path("name"),
+                 absl::StrCat("domain name \"", domain_.name,
+                              "\" has no letters or digits to build names from"));
   }
-  // [event_store]
+  return f.Finish();
+}
+
+// [event_store] (optional): Message DB only.
+absl::Status Loader::ReadEventStore(Fields& root) {
   domain_.event_store.provider = "message_db";
   toml::table* event_store = nullptr;
-  PA_RETURN_IF_ERROR(fields.Table("event_store", &event_store));
-  if (event_store != nullptr) {
-    Fields f(this, *event_store, fields.Path("event_store"));
-    PA_RETURN_IF_ERROR(f.String("provider", &domain_.event_store.provider));
-    if (domain_.event_store.provider != "message_db") {
-      return Error(f.Take("provider")->source(), f.Path("provider"),
-                   absl::StrCat("event store provider \"", domain_.event_store.provider,
-                                "\" is not supported: protean-admin reads Message DB "
-                                "(provider = \"message_db\")"));
-    }
-    PA_RETURN_IF_ERROR(f.String("database_uri", &domain_.event_store.database_uri));
-    PA_RETURN_IF_ERROR(f.Finish());
+  RETURN_IF_ERROR(root.Table("event_store", &event_store));
+  if (event_store == nullptr) return absl::OkStatus();
+  Fields f(this, *event_store, root.Path("event_store"));
+  RETURN_IF_ERROR(f.String("provider", &domain_.event_store.provider));
+  if (domain_.event_store.provider != "message_db") {
+    return Error(f.Take("provider")->source(), f.Path("provider"),
+                 absl::StrCat("event store provider \"", domain_.event_store.provider,
+                              "\" is not supported: protean-admin reads Message DB "
+                              "(provider = \"message_db\")"));
   }
-  // [databases.<name>]
+  RETURN_IF_ERROR(f.String("database_uri", &domain_.event_store.database_uri));
+  return f.Finish();
+}
+
+// [databases.<name>]
+absl::Status Loader::ReadDatabases(Fields& root) {
   std::vector<std::pair<Entry, toml::table*>> tables;
-  PA_RETURN_IF_ERROR(NamedTables(fields, "databases", &tables));
+  RETURN_IF_ERROR(NamedTables(root, "databases", &tables));
   for (auto& [entry, table] : tables) {
     DatabaseConfig config;
     config.name = Str(entry.key->str());
     config.provider = "postgresql";
-    Fields f(this, *table, JoinKey(fields.Path("databases"), config.name));
-    PA_RETURN_IF_ERROR(f.String("provider", &config.provider));
-    PA_RETURN_IF_ERROR(f.String("database_uri", &config.database_uri));
-    PA_RETURN_IF_ERROR(f.String("schema", &config.schema));
-    PA_RETURN_IF_ERROR(f.Finish());
+    Fields f(this, *table, JoinKey(root.Path("databases"), config.name));
+    RETURN_IF_ERROR(f.String("provider", &config.provider));
+    RETURN_IF_ERROR(f.String("database_uri", &config.database_uri));
+    RETURN_IF_ERROR(f.String("schema", &config.schema));
+    RETURN_IF_ERROR(f.Finish());
     domain_.databases.push_back(std::move(config));
   }
-  // [caches.<name>]
-  tables.clear();
-  PA_RETURN_IF_ERROR(NamedTables(fields, "caches", &tables));
+  return absl::OkStatus();
+}
+
+// [caches.<name>]
+absl::Status Loader::ReadCaches(Fields& root) {
+  std::vector<std::pair<Entry, toml::table*>> tables;
+  RETURN_IF_ERROR(NamedTables(root, "caches", &tables));
   for (auto& [entry, table] : tables) {
     CacheConfig config;
     config.name = Str(entry.key->str());
     config.provider = "redis";
-    Fields f(this, *table, JoinKey(fields.Path("caches"), config.name));
-    PA_RETURN_IF_ERROR(f.String("provider", &config.provider));
-    PA_RETURN_IF_ERROR(f.String("URI", &config.uri));
-    PA_RETURN_IF_ERROR(f.Int("TTL", &config.ttl_seconds, false, 1, INT32_MAX));
-    PA_RETURN_IF_ERROR(f.Finish());
+    Fields f(this, *table, JoinKey(root.Path("caches"), config.name));
+    RETURN_IF_ERROR(f.String("provider", &config.provider));
+    RETURN_IF_ERROR(f.String("URI", &config.uri));
+    RETURN_IF_ERROR(f.Int("TTL", &config.ttl_seconds, false, 1, INT32_MAX));
+    RETURN_IF_ERROR(f.Finish());
     domain_.caches.push_back(std::move(config));
   }
-  // [server.health]; the rest of [server] tunes Protean's server and is ignored.
-  toml::table* server = nullptr;
-  PA_RETURN_IF_ERROR(fields.Table("server", &server));
-  if (server != nullptr) {
-    Fields f(this, *server, fields.Path("server"));
-    toml::table* health = nullptr;
-    PA_RETURN_IF_ERROR(f.Table("health", &health));
-    if (health != nullptr) {
-      Fields h(this, *health, f.Path("health"));
-      PA_RETURN_IF_ERROR(h.String("host", &domain_.health.host));
-      if (domain_.health.host.empty()) {
-        return Error(h.Take("host")->source(), h.Path("host"), "must not be empty");
-      }
-      int64_t port = domain_.health.port;
-      PA_RETURN_IF_ERROR(h.Int("port", &port, false, 1, 65535));
-      domain_.health.port = static_cast<int>(port);
-      PA_RETURN_IF_ERROR(h.Finish());
-    }
-  }
-  for (std::string_view key : kTolerated) fields.Take(key);
+  return absl::OkStatus();
+}
 
-  PA_RETURN_IF_ERROR(ReadAggregates(fields));
-  PA_RETURN_IF_ERROR(ReadEvents(fields));
-  PA_RETURN_IF_ERROR(ReadUpcasters(fields));
-  PA_RETURN_IF_ERROR(ReadProjections(fields));
-  PA_RETURN_IF_ERROR(ReadProjectors(fields));
-  return fields.Finish();
+// [server.health]; the rest of [server] tunes Protean's server and is ignored.
+absl::Status Loader::ReadServerHealth(Fields& root) {
+  toml::table* server = nullptr;
+  RETURN_IF_ERROR(root.Table("server", &server));
+  if (server == nullptr) return absl::OkStatus();
+  Fields f(this, *server, root.Path("server"));
+  toml::table* health = nullptr;
+  RETURN_IF_ERROR(f.Table("health", &health));
+  if (health == nullptr) return absl::OkStatus();
+  Fields h(this, *health, f.Path("health"));
+  RETURN_IF_ERROR(h.String("host", &domain_.health.host));
+  if (domain_.health.host.empty()) {
+    return Error(h.Take("host")->source(), h.Path("host"), "must not be empty");
+  }
+  int64_t port = domain_.health.port;
+  RETURN_IF_ERROR(h.Int("port", &port, false, 1, 65535));
+  domain_.health.port = static_cast<int>(port);
+  return h.Finish();
 }
 
 absl::Status Loader::ReadAggregates(Fields& root) {
   std::vector<std::pair<Entry, toml::table*>> tables;
-  PA_RETURN_IF_ERROR(NamedTables(root, "aggregates", &tables));
+  RETURN_IF_ERROR(NamedTables(root, "aggregates", &tables));
   for (auto& [entry, table] : tables) {
     Aggregate aggregate;
     aggregate.name = Str(entry.key->str());
@@ -525,13 +553,13 @@ absl::Status Loader::ReadAggregates(Fields& root) {
     }
     Fields f(this, *table, path);
     std::string category = Underscore(aggregate.name);
-    PA_RETURN_IF_ERROR(f.String("stream_category", &category));
+    RETURN_IF_ERROR(f.String("stream_category", &category));
     if (category.empty() || category.find('-') != std::string::npos) {
       return Error(f.Take("stream_category")->source(), f.Path("stream_category"),
                    "must be non-empty and must not contain '-' (Message DB splits stream "
                    "names at the first '-')");
     }
-    PA_RETURN_IF_ERROR(f.Finish());
+    RETURN_IF_ERROR(f.Finish());
     aggregate.stream_category = StreamCategory(domain_.normalized_name, category);
     for (const Aggregate& other : domain_.aggregates) {
       if (other.stream_category == aggregate.stream_category) {
@@ -547,7 +575,7 @@ absl::Status Loader::ReadAggregates(Fields& root) {
 
 absl::Status Loader::ReadEvents(Fields& root) {
   std::vector<std::pair<Entry, toml::table*>> tables;
-  PA_RETURN_IF_ERROR(NamedTables(root, "events", &tables));
+  RETURN_IF_ERROR(NamedTables(root, "events", &tables));
   for (auto& [entry, table] : tables) {
     Event event;
     event.name = Str(entry.key->str());
@@ -558,15 +586,15 @@ absl::Status Loader::ReadEvents(Fields& root) {
                    "digit)");
     }
     Fields f(this, *table, path);
-    PA_RETURN_IF_ERROR(f.String("aggregate", &event.aggregate, /*required=*/true));
+    RETURN_IF_ERROR(f.String("aggregate", &event.aggregate, /*required=*/true));
     if (domain_.FindAggregate(event.aggregate) == nullptr) {
       return Error(f.Take("aggregate")->source(), f.Path("aggregate"),
                    absl::StrCat("unknown aggregate '", event.aggregate, "'"));
     }
     int64_t version = 1;
-    PA_RETURN_IF_ERROR(f.Int("version", &version, false, 1, 1000000));
+    RETURN_IF_ERROR(f.Int("version", &version, false, 1, 1000000));
     event.version = static_cast<int>(version);
-    PA_RETURN_IF_ERROR(f.Finish());
+    RETURN_IF_ERROR(f.Finish());
     event.type_string = TypeString(domain_.camel_case_name, event.name, event.version);
     domain_.events.push_back(std::move(event));
   }
@@ -585,18 +613,18 @@ absl::Status Loader::ReadUpcasters(Fields& root) {
     if (!item.is_table()) return TypeError(item, path, "a table");
     Fields f(this, *item.as_table(), path);
     Upcaster upcaster;
-    PA_RETURN_IF_ERROR(f.String("event", &upcaster.event, /*required=*/true));
+    RETURN_IF_ERROR(f.String("event", &upcaster.event, /*required=*/true));
     if (domain_.FindEvent(upcaster.event) == nullptr) {
       return Error(f.Take("event")->source(), f.Path("event"),
                    absl::StrCat("unknown event '", upcaster.event, "'"));
     }
     int64_t from = 0, to = 0;
-    PA_RETURN_IF_ERROR(f.Int("from_version", &from, true, 1, 1000000));
-    PA_RETURN_IF_ERROR(f.Int("to_version", &to, true, 1, 1000000));
+    RETURN_IF_ERROR(f.Int("from_version", &from, true, 1, 1000000));
+    RETURN_IF_ERROR(f.Int("to_version", &to, true, 1, 1000000));
     upcaster.from_version = static_cast<int>(from);
     upcaster.to_version = static_cast<int>(to);
     toml::table* rename = nullptr;
-    PA_RETURN_IF_ERROR(f.Table("rename", &rename));
+    RETURN_IF_ERROR(f.Table("rename", &rename));
     if (rename != nullptr) {
       for (const Entry& entry : Ordered(*rename)) {
         std::string key = JoinKey(f.Path("rename"), entry.key->str());
@@ -619,13 +647,13 @@ absl::Status Loader::ReadUpcasters(Fields& root) {
          {std::pair<std::string_view, nlohmann::json*>{"defaults", &upcaster.defaults},
           std::pair<std::string_view, nlohmann::json*>{"set", &upcaster.set}}) {
       toml::table* table = nullptr;
-      PA_RETURN_IF_ERROR(f.Table(key, &table));
+      RETURN_IF_ERROR(f.Table(key, &table));
       if (table == nullptr) continue;
       absl::StatusOr<nlohmann::json> json = ToJson(*table, f.Path(key));
       if (!json.ok()) return json.status();
       *target = *std::move(json);
     }
-    PA_RETURN_IF_ERROR(f.Finish());
+    RETURN_IF_ERROR(f.Finish());
     domain_.upcasters.push_back(std::move(upcaster));
   }
   absl::Status valid = ValidateUpcasters(domain_);
@@ -635,7 +663,7 @@ absl::Status Loader::ReadUpcasters(Fields& root) {
 
 absl::Status Loader::ReadProjections(Fields& root) {
   std::vector<std::pair<Entry, toml::table*>> tables;
-  PA_RETURN_IF_ERROR(NamedTables(root, "projections", &tables));
+  RETURN_IF_ERROR(NamedTables(root, "projections", &tables));
   for (auto& [entry, table] : tables) {
     Projection projection;
     projection.name = Str(entry.key->str());
@@ -646,20 +674,20 @@ absl::Status Loader::ReadProjections(Fields& root) {
                    "with a digit)");
     }
     Fields f(this, *table, path);
-    PA_RETURN_IF_ERROR(f.String("key", &projection.key, /*required=*/true));
+    RETURN_IF_ERROR(f.String("key", &projection.key, /*required=*/true));
     if (projection.key.empty()) {
       return Error(f.Take("key")->source(), f.Path("key"), "must not be empty");
     }
     projection.table = Underscore(projection.name);
-    PA_RETURN_IF_ERROR(f.String("table", &projection.table));
+    RETURN_IF_ERROR(f.String("table", &projection.table));
     if (projection.table.empty()) {
       return Error(f.Take("table")->source(), f.Path("table"), "must not be empty");
     }
-    PA_RETURN_IF_ERROR(f.String("schema", &projection.schema));
+    RETURN_IF_ERROR(f.String("schema", &projection.schema));
     std::string database;
     std::string cache;
-    PA_RETURN_IF_ERROR(f.String("database", &database));
-    PA_RETURN_IF_ERROR(f.String("cache", &cache));
+    RETURN_IF_ERROR(f.String("database", &database));
+    RETURN_IF_ERROR(f.String("cache", &cache));
     toml::node* database_node = f.Take("database");
     toml::node* cache_node = f.Take("cache");
     if (database_node != nullptr && cache_node != nullptr) {
@@ -669,96 +697,122 @@ absl::Status Loader::ReadProjections(Fields& root) {
     }
     projection.cache_prefix = Underscore(projection.name);
     if (cache_node != nullptr) {
-      const CacheConfig* config = domain_.FindCache(cache);
-      if (config == nullptr) {
-        return Error(cache_node->source(), f.Path("cache"),
-                     absl::StrCat("cache '", cache, "' is not declared in [caches]"));
-      }
-      if (config->provider != "redis") {
-        return Error(cache_node->source(), f.Path("cache"),
-                     absl::StrCat("cache '", cache, "' has provider \"", config->provider,
-                                  "\"; cache-backed projections need provider = \"redis\""));
-      }
-      if (config->uri.empty()) {
-        return Error(cache_node->source(), f.Path("cache"),
-                     absl::StrCat("cache '", cache, "' has no URI"));
-      }
-      if (database_node == nullptr && f.Take("schema") != nullptr) {
-        return Error(f.Take("schema")->source(), f.Path("schema"),
-                     "a cache-backed projection has no schema");
-      }
-      projection.cache = cache;
-      for (const Projection& other : domain_.projections) {
-        if (other.cache == projection.cache && other.cache_prefix == projection.cache_prefix) {
-          return Error(entry.key->source(), path,
-                       absl::StrCat("duplicate cache key prefix \"", projection.cache_prefix,
-                                    "\" (also projection ", other.name, ")"));
-        }
-      }
+      RETURN_IF_ERROR(
+          ReadProjectionCache(f, entry, path, cache, cache_node, database_node, projection));
     } else {
-      projection.database = database_node != nullptr ? database : "default";
-      const DatabaseConfig* config = domain_.FindDatabase(projection.database);
-      const toml::source_region& where =
-          database_node != nullptr ? database_node->source() : entry.key->source();
-      std::string where_key = database_node != nullptr ? f.Path("database") : path;
-      if (config == nullptr) {
-        return Error(
-            where, where_key,
-            absl::StrCat("database '", projection.database, "' is not declared in [databases]"));
-      }
-      if (config->provider != "postgresql") {
-        return Error(
-            where, where_key,
-            absl::StrCat("database '", projection.database, "' has provider \"", config->provider,
-                         "\"; database-backed projections need provider = "
-                         "\"postgresql\""));
-      }
-      if (config->database_uri.empty()) {
-        return Error(where, where_key,
-                     absl::StrCat("database '", projection.database, "' has no database_uri"));
-      }
-      std::string schema = projection.schema.empty() ? config->schema : projection.schema;
-      for (const Projection& other : domain_.projections) {
-        if (other.cache_backed() || other.database != projection.database) continue;
-        std::string other_schema = other.schema.empty() ? config->schema : other.schema;
-        if (other_schema == schema && other.table == projection.table) {
-          return Error(entry.key->source(), path,
-                       absl::StrCat("duplicate table \"", projection.table, "\" (also projection ",
-                                    other.name, ")"));
-        }
-      }
+      RETURN_IF_ERROR(ReadProjectionDatabase(f, entry, path, database, database_node, projection));
     }
-    toml::table* columns = nullptr;
-    PA_RETURN_IF_ERROR(f.Table("columns", &columns));
-    if (columns != nullptr) {
-      for (const Entry& column : Ordered(*columns)) {
-        std::string key = JoinKey(f.Path("columns"), column.key->str());
-        if (!column.node->is_string()) return TypeError(*column.node, key, "a string (SQL type)");
-        if (column.key->str().empty() || column.node->as_string()->get().empty()) {
-          return Error(column.node->source(), key, "column name and SQL type must not be empty");
-        }
-        // CREATE TABLE splices the type as it is.
-        if (absl::Status valid = CheckSqlType(column.node->as_string()->get()); !valid.ok()) {
-          return Error(column.node->source(), key, Msg(valid));
-        }
-        projection.columns.emplace_back(Str(column.key->str()), column.node->as_string()->get());
-      }
-      bool has_key = false;
-      for (const auto& [name, type] : projection.columns) has_key |= name == projection.key;
-      if (!has_key) {
-        return Error(columns->source(), f.Path("columns"),
-                     absl::StrCat("the key column '", projection.key, "' is not declared"));
-      }
-    }
-    PA_RETURN_IF_ERROR(f.Finish());
+    RETURN_IF_ERROR(ReadProjectionColumns(f, projection));
+    RETURN_IF_ERROR(f.Finish());
     domain_.projections.push_back(std::move(projection));
+  }
+  return absl::OkStatus();
+}
+
+// A cache-backed projection: `cache` names a redis cache of [caches], and its key prefix is
+// unique within that cache.
+absl::Status Loader::ReadProjectionCache(Fields& f, const Entry& entry, const std::string& path,
+                                         const std::string& cache, const toml::node* cache_node,
+                                         const toml::node* database_node, Projection& projection) {
+  const CacheConfig* config = domain_.FindCache(cache);
+  if (config == nullptr) {
+    return Error(cache_node->source(), f.Path("cache"),
+                 absl::StrCat("cache '", cache, "' is not declared in [caches]"));
+  }
+  if (config->provider != "redis") {
+    return Error(cache_node->source(), f.Path("cache"),
+                 absl::StrCat("cache '", cache, "' has provider \"", config->provider,
+                              "\"; cache-backed projections need provider = \"redis\""));
+  }
+  if (config->uri.empty()) {
+    return Error(cache_node->source(), f.Path("cache"),
+                 absl::StrCat("cache '", cache, "' has no URI"));
+  }
+  if (database_node == nullptr && f.Take("schema") != nullptr) {
+    return Error(f.Take("schema")->source(), f.Path("schema"),
+                 "a cache-backed projection has no schema");
+  }
+  projection.cache = cache;
+  for (const Projection& other : domain_.projections) {
+    if (other.cache == projection.cache && other.cache_prefix == projection.cache_prefix) {
+      return Error(entry.key->source(), path,
+                   absl::StrCat("duplicate cache key prefix \"", projection.cache_prefix,
+                                "\" (also projection ", other.name, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A database-backed projection: its database (default "default") is a postgresql one of
+// [databases], and its table is unique within that database and schema.
+absl::Status Loader::ReadProjectionDatabase(Fields& f, const Entry& entry, const std::string& path,
+                                            const std::string& database,
+                                            const toml::node* database_node,
+                                            Projection& projection) {
+  projection.database = database_node != nullptr ? database : "default";
+  const DatabaseConfig* config = domain_.FindDatabase(projection.database);
+  const toml::source_region& where =
+      database_node != nullptr ? database_node->source() : entry.key->source();
+  std::string where_key = database_node != nullptr ? f.Path("database") : path;
+  if (config == nullptr) {
+    return Error(
+        where, where_key,
+        absl::StrCat("database '", projection.database, "' is not declared in [databases]"));
+  }
+  if (config->provider != "postgresql") {
+    return Error(
+        where, where_key,
+        absl::StrCat("database '", projection.database, "' has provider \"", config->provider,
+                     "\"; database-backed projections need provider = "
+                     "\"postgresql\""));
+  }
+  if (config->database_uri.empty()) {
+    return Error(where, where_key,
+                 absl::StrCat("database '", projection.database, "' has no database_uri"));
+  }
+  std::string schema = projection.schema.empty() ? config->schema : projection.schema;
+  for (const Projection& other : domain_.projections) {
+    if (other.cache_backed() || other.database != projection.database) continue;
+    std::string other_schema = other.schema.empty() ? config->schema : other.schema;
+    if (other_schema == schema && other.table == projection.table) {
+      return Error(entry.key->source(), path,
+                   absl::StrCat("duplicate table \"", projection.table, "\" (also projection ",
+                                other.name, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The projection's declared columns (optional): SQL types checked, the key column declared.
+absl::Status Loader::ReadProjectionColumns(Fields& f, Projection& projection) {
+  toml::table* columns = nullptr;
+  RETURN_IF_ERROR(f.Table("columns", &columns));
+  if (columns != nullptr) {
+    for (const Entry& column : Ordered(*columns)) {
+      std::string key = JoinKey(f.Path("columns"), column.key->str());
+      if (!column.node->is_string()) return TypeError(*column.node, key, "a string (SQL type)");
+      if (column.key->str().empty() || column.node->as_string()->get().empty()) {
+        return Error(column.node->source(), key, "column name and SQL type must not be empty");
+      }
+      // CREATE TABLE splices the type as it is.
+      if (absl::Status valid = CheckSqlType(column.node->as_string()->get()); !valid.ok()) {
+        return Error(column.node->source(), key, Msg(valid));
+      }
+      projection.columns.emplace_back(Str(column.key->str()), column.node->as_string()->get());
+    }
+    bool has_key = false;
+    for (const auto& [name, type] : projection.columns) has_key |= name == projection.key;
+    if (!has_key) {
+      return Error(columns->source(), f.Path("columns"),
+                   absl::StrCat("the key column '", projection.key, "' is not declared"));
+    }
   }
   return absl::OkStatus();
 }
 
 absl::Status Loader::ReadProjectors(Fields& root) {
   std::vector<std::pair<Entry, toml::table*>> tables;
-  PA_RETURN_IF_ERROR(NamedTables(root, "projectors", &tables));
+  RETURN_IF_ERROR(NamedTables(root, "projectors", &tables));
   for (auto& [entry, table] : tables) {
     Projector projector;
     projector.name = Str(entry.key->str());
@@ -769,70 +823,77 @@ absl::Status Loader::ReadProjectors(Fields& root) {
                    "with a digit)");
     }
     Fields f(this, *table, path);
-    PA_RETURN_IF_ERROR(f.String("projector_for", &projector.projector_for, /*required=*/true));
+    RETURN_IF_ERROR(f.String("projector_for", &projector.projector_for, /*required=*/true));
     const Projection* projection = domain_.FindProjection(projector.projector_for);
     if (projection == nullptr) {
       return Error(f.Take("projector_for")->source(), f.Path("projector_for"),
                    absl::StrCat("unknown projection '", projector.projector_for, "'"));
     }
-    toml::node* aggregates = f.Take("aggregates");
-    toml::node* categories = f.Take("stream_categories");
-    if (aggregates != nullptr && categories != nullptr) {
-      return Error(categories->source(), f.Path("stream_categories"),
-                   "give either 'aggregates' or 'stream_categories', not both");
-    }
-    if (aggregates == nullptr && categories == nullptr) {
-      return Error(table->source(), path, "one of 'aggregates' or 'stream_categories' is required");
-    }
-    toml::node* list = aggregates != nullptr ? aggregates : categories;
-    std::string list_key = f.Path(aggregates != nullptr ? "aggregates" : "stream_categories");
-    if (!list->is_array()) return TypeError(*list, list_key, "an array of strings");
-    toml::array& array = *list->as_array();
-    if (array.empty()) return Error(list->source(), list_key, "must not be empty");
-    for (size_t i = 0; i < array.size(); ++i) {
-      toml::node& item = *array.get(i);
-      std::string item_key = absl::StrCat(list_key, "[", i, "]");
-      if (!item.is_string()) return TypeError(item, item_key, "a string");
-      const std::string& text = item.as_string()->get();
-      std::string category;
-      if (aggregates != nullptr) {
-        const Aggregate* aggregate = domain_.FindAggregate(text);
-        if (aggregate == nullptr) {
-          return Error(item.source(), item_key, absl::StrCat("unknown aggregate '", text, "'"));
-        }
-        category = aggregate->stream_category;
-      } else {
-        if (text.empty() || text.find('-') != std::string::npos) {
-          return Error(item.source(), item_key,
-                       "a stream category must be non-empty and must not contain '-'");
-        }
-        category = text;
-      }
-      if (std::find(projector.categories.begin(), projector.categories.end(), category) !=
-          projector.categories.end()) {
-        return Error(item.source(), item_key,
-                     absl::StrCat("duplicate stream category \"", category, "\""));
-      }
-      projector.categories.push_back(std::move(category));
-    }
+    RETURN_IF_ERROR(ReadProjectorCategories(f, *table, path, projector));
     std::string subscriber;
-    PA_RETURN_IF_ERROR(f.String("subscriber", &subscriber));
+    RETURN_IF_ERROR(f.String("subscriber", &subscriber));
     if (toml::node* node = f.Take("subscriber")) {
       if (subscriber.empty())
         return Error(node->source(), f.Path("subscriber"), "must not be empty");
       projector.subscriber = subscriber;
     }
     toml::table* on = nullptr;
-    PA_RETURN_IF_ERROR(f.Table("on", &on));
+    RETURN_IF_ERROR(f.Table("on", &on));
     if (on != nullptr) {
       for (const Entry& handler : Ordered(*on)) {
-        PA_RETURN_IF_ERROR(ReadHandler(projector, *projection, Str(handler.key->str()),
-                                       *handler.key, *handler.node,
-                                       JoinKey(f.Path("on"), handler.key->str())));
+        RETURN_IF_ERROR(ReadHandler(projector, *projection, Str(handler.key->str()), *handler.key,
+                                    *handler.node, JoinKey(f.Path("on"), handler.key->str())));
       }
     }
-    PA_RETURN_IF_ERROR(f.Finish());
+    RETURN_IF_ERROR(f.Finish());
     domain_.projectors.push_back(std::move(projector));
+  }
+  return absl::OkStatus();
+}
+
+// The categories a projector reads: `aggregates` (their stream categories) or
+// `stream_categories`, exactly one of them, not empty, no category twice.
+absl::Status Loader::ReadProjectorCategories(Fields& f, const toml::table& table,
+                                             const std::string& path, Projector& projector) {
+  toml::node* aggregates = f.Take("aggregates");
+  toml::node* categories = f.Take("stream_categories");
+  if (aggregates != nullptr && categories != nullptr) {
+    return Error(categories->source(), f.Path("stream_categories"),
+                 "give either 'aggregates' or 'stream_categories', not both");
+  }
+  if (aggregates == nullptr && categories == nullptr) {
+    return Error(table.source(), path, "one of 'aggregates' or 'stream_categories' is required");
+  }
+  toml::node* list = aggregates != nullptr ? aggregates : categories;
+  std::string list_key = f.Path(aggregates != nullptr ? "aggregates" : "stream_categories");
+  if (!list->is_array()) return TypeError(*list, list_key, "an array of strings");
+  toml::array& array = *list->as_array();
+  if (array.empty()) return Error(list->source(), list_key, "must not be empty");
+  for (size_t i = 0; i < array.size(); ++i) {
+    toml::node& item = *array.get(i);
+    std::string item_key = absl::StrCat(list_key, "[", i, "]");
+    if (!item.is_string()) return TypeError(item, item_key, "a string");
+    const std::string& text = item.as_string()->get();
+    std::string category;
+    if (aggregates != nullptr) {
+      const Aggregate* aggregate = domain_.FindAggregate(text);
+      if (aggregate == nullptr) {
+        return Error(item.source(), item_key, absl::StrCat("unknown aggregate '", text, "'"));
+      }
+      category = aggregate->stream_category;
+    } else {
+      if (text.empty() || text.find('-') != std::string::npos) {
+        return Error(item.source(), item_key,
+                     "a stream category must be non-empty and must not contain '-'");
+      }
+      category = text;
+    }
+    if (std::find(projector.categories.begin(), projector.categories.end(), category) !=
+        projector.categories.end()) {
+      return Error(item.source(), item_key,
+                   absl::StrCat("duplicate stream category \"", category, "\""));
+    }
+    projector.categories.push_back(std::move(category));
   }
   return absl::OkStatus();
 }
@@ -873,52 +934,59 @@ absl::Status Loader::ReadHandler(Projector& projector, const Projection& project
                                                : "action form, not both (remove key/set/insert/"
                                                  "update/increment/delete or lua)"));
     }
-    PA_RETURN_IF_ERROR(ReadLuaHandler(*lua, f.Path("lua"), projection, handler));
+    RETURN_IF_ERROR(ReadLuaHandler(*lua, f.Path("lua"), projection, handler));
   } else if (sql != nullptr) {
     if (has_action) {
       return Error(sql->source(), f.Path("sql"),
                    "a handler is in SQL form or in action form, not both (remove key/set/"
                    "insert/update/increment/delete or sql)");
     }
-    if (projection.cache_backed()) {
-      return Error(sql->source(), f.Path("sql"),
-                   absl::StrCat("projection ", projection.name,
-                                " is cache-backed: only the action form is allowed"));
-    }
-    handler.form = Handler::Form::kSql;
-    std::vector<std::pair<toml::node*, std::string>> statements;
-    if (sql->is_string()) {
-      statements.emplace_back(sql, f.Path("sql"));
-    } else if (sql->is_array()) {
-      toml::array& array = *sql->as_array();
-      if (array.empty()) return Error(sql->source(), f.Path("sql"), "must not be empty");
-      for (size_t i = 0; i < array.size(); ++i) {
-        statements.emplace_back(array.get(i), absl::StrCat(f.Path("sql"), "[", i, "]"));
-      }
-    } else {
-      return TypeError(*sql, f.Path("sql"), "a string or an array of strings");
-    }
-    for (auto& [statement_node, key] : statements) {
-      if (!statement_node->is_string()) return TypeError(*statement_node, key, "a string");
-      absl::StatusOr<SqlStatement> statement = RewriteSql(statement_node->as_string()->get());
-      if (!statement.ok()) return Error(statement_node->source(), key, Msg(statement.status()));
-      if (statement->text.find_first_not_of(" \t\r\n;") == std::string::npos) {
-        return Error(statement_node->source(), key, "the SQL statement is empty");
-      }
-      statement->where = Place(statement_node->source());
-      handler.sql.push_back(*std::move(statement));
-    }
+    RETURN_IF_ERROR(ReadSqlHandler(f, *sql, projection, handler));
   } else {
-    handler.form = Handler::Form::kAction;
     if (!has_action) {
       return Error(node.source(), path,
                    "a handler needs 'sql' (SQL form) or an action (set, insert, update, "
                    "increment, delete) or 'lua' (Lua form)");
     }
-    PA_RETURN_IF_ERROR(ReadAction(f, projection, node, path, &handler));
+    RETURN_IF_ERROR(ReadAction(f, projection, node, path, &handler));
   }
-  PA_RETURN_IF_ERROR(f.Finish());
+  RETURN_IF_ERROR(f.Finish());
   projector.handlers.push_back(std::move(handler));
+  return absl::OkStatus();
+}
+
+// The SQL form: `sql` is one statement or an array of them, each rewritten (RewriteSql) and
+// not empty. Database-backed projections only.
+absl::Status Loader::ReadSqlHandler(Fields& f, toml::node& sql, const Projection& projection,
+                                    Handler& handler) {
+  if (projection.cache_backed()) {
+    return Error(sql.source(), f.Path("sql"),
+                 absl::StrCat("projection ", projection.name,
+                              " is cache-backed: only the action form is allowed"));
+  }
+  handler.form = Handler::Form::kSql;
+  std::vector<std::pair<toml::node*, std::string>> statements;
+  if (sql.is_string()) {
+    statements.emplace_back(&sql, f.Path("sql"));
+  } else if (sql.is_array()) {
+    toml::array& array = *sql.as_array();
+    if (array.empty()) return Error(sql.source(), f.Path("sql"), "must not be empty");
+    for (size_t i = 0; i < array.size(); ++i) {
+      statements.emplace_back(array.get(i), absl::StrCat(f.Path("sql"), "[", i, "]"));
+    }
+  } else {
+    return TypeError(sql, f.Path("sql"), "a string or an array of strings");
+  }
+  for (auto& [statement_node, key] : statements) {
+    if (!statement_node->is_string()) return TypeError(*statement_node, key, "a string");
+    absl::StatusOr<SqlStatement> statement = RewriteSql(statement_node->as_string()->get());
+    if (!statement.ok()) return Error(statement_node->source(), key, Msg(statement.status()));
+    if (statement->text.find_first_not_of(" \t\r\n;") == std::string::npos) {
+      return Error(statement_node->source(), key, "the SQL statement is empty");
+    }
+    statement->where = Place(statement_node->source());
+    handler.sql.push_back(*std::move(statement));
+  }
   return absl::OkStatus();
 }
 
@@ -964,8 +1032,9 @@ int Loader::FirstTextLine(const toml::node& node) const {
 // The action form's keys (docs/domain-toml.md "Action form").
 absl::Status Loader::ReadAction(Fields& f, const Projection& projection, toml::node& node,
                                 const std::string& path, Handler* handler) {
+  handler->form = Handler::Form::kAction;
   if (toml::node* key = f.Take("key")) {
-    PA_RETURN_IF_ERROR(ReadValue(*key, f.Path("key"), &handler->key));
+    RETURN_IF_ERROR(ReadValue(*key, f.Path("key"), &handler->key));
     if (!handler->key.parameter.has_value() &&
         !(handler->key.literal.is_string() || handler->key.literal.is_number_integer())) {
       return Error(key->source(), f.Path("key"), "must be a parameter, a string or an integer");
@@ -979,15 +1048,14 @@ absl::Status Loader::ReadAction(Fields& f, const Projection& projection, toml::n
     parameter.text = absl::StrCat(":", projection.key);
     handler->key.parameter = std::move(parameter);
   }
-  PA_RETURN_IF_ERROR(
-      ReadColumnValues(f.Take("set"), f.Path("set"), projection, false, &handler->set));
-  PA_RETURN_IF_ERROR(
+  RETURN_IF_ERROR(ReadColumnValues(f.Take("set"), f.Path("set"), projection, false, &handler->set));
+  RETURN_IF_ERROR(
       ReadColumnValues(f.Take("insert"), f.Path("insert"), projection, false, &handler->insert));
-  PA_RETURN_IF_ERROR(
+  RETURN_IF_ERROR(
       ReadColumnValues(f.Take("update"), f.Path("update"), projection, false, &handler->update));
-  PA_RETURN_IF_ERROR(ReadColumnValues(f.Take("increment"), f.Path("increment"), projection, true,
-                                      &handler->increment));
-  PA_RETURN_IF_ERROR(f.Bool("delete", &handler->remove));
+  RETURN_IF_ERROR(ReadColumnValues(f.Take("increment"), f.Path("increment"), projection, true,
+                                   &handler->increment));
+  RETURN_IF_ERROR(f.Bool("delete", &handler->remove));
   const bool writes = !handler->set.empty() || !handler->insert.empty() ||
                       !handler->update.empty() || !handler->increment.empty();
   if (!handler->remove && !writes) {
@@ -1070,7 +1138,7 @@ absl::Status Loader::ReadColumnValues(toml::node* node, const std::string& path,
       }
     }
     Value value;
-    PA_RETURN_IF_ERROR(ReadValue(*entry.node, key, &value));
+    RETURN_IF_ERROR(ReadValue(*entry.node, key, &value));
     if (numeric && !value.parameter.has_value() && !value.literal.is_number()) {
       return Error(entry.node->source(), key, "an increment must be a number or a parameter");
     }
@@ -1142,11 +1210,11 @@ absl::StatusOr<Domain> Loader::Run(std::string_view text, std::string_view insta
     return FileError(absl::StrCat("invalid TOML: ", error.what()));
   }
   toml::table* root = nullptr;
-  PA_RETURN_IF_ERROR(SelectInstance(doc, instance, &root));
-  PA_RETURN_IF_ERROR(ApplyOverlays(*root));
-  PA_RETURN_IF_ERROR(Substitute(*root, prefix_));
+  RETURN_IF_ERROR(SelectInstance(doc, instance, &root));
+  RETURN_IF_ERROR(ApplyOverlays(*root));
+  RETURN_IF_ERROR(Substitute(*root, prefix_));
   domain_.source_file = source_;
-  PA_RETURN_IF_ERROR(ReadConfig(*root));
+  RETURN_IF_ERROR(ReadConfig(*root));
   domain_.BuildTypeIndex();
   return std::move(domain_);
 }

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/strings.h"
 #include "server/rebuild/pg_array.h"
 
 namespace protean_admin::rebuild {
@@ -51,12 +52,6 @@ std::string Lower(std::string_view text) {
   out.reserve(text.size());
   for (char c : text) out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
 }
 
 // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
@@ -132,7 +127,7 @@ void AppendValue(std::string& out, const ColumnInfo& column, const Cell& cell) {
   const std::string& text = *cell;
   switch (KindOf(column)) {
     case JsonKind::kNumber: {
-      std::string_view trimmed = Trim(text);
+      std::string_view trimmed = StripAsciiWhitespace(text);
       if (IsJsonNumber(trimmed)) {
         out += trimmed;
       } else {
@@ -141,7 +136,7 @@ void AppendValue(std::string& out, const ColumnInfo& column, const Cell& cell) {
       return;
     }
     case JsonKind::kBool: {
-      const std::string lower = Lower(Trim(text));
+      const std::string lower = Lower(StripAsciiWhitespace(text));
       if (lower == "t" || lower == "true" || lower == "y" || lower == "yes" || lower == "on" ||
           lower == "1") {
         out += "true";
@@ -155,7 +150,7 @@ void AppendValue(std::string& out, const ColumnInfo& column, const Cell& cell) {
     }
     case JsonKind::kJson:
       if (nlohmann::json::accept(text)) {
-        out += Trim(text);
+        out += StripAsciiWhitespace(text);
       } else {
         AppendJsonString(out, text);
       }
@@ -176,7 +171,7 @@ void AddColumn(TableInfo& table, ColumnInfo column) { table.columns.push_back(st
 ColumnInfo CacheColumn(std::string name, std::string_view sql_type) {
   ColumnInfo column;
   column.name = std::move(name);
-  column.type_sql = std::string(Trim(sql_type));
+  column.type_sql = std::string(StripAsciiWhitespace(sql_type));
   std::string lower = Lower(column.type_sql);
   // Base name without arguments, single spaces.
   std::string base;
@@ -198,7 +193,7 @@ ColumnInfo CacheColumn(std::string name, std::string_view sql_type) {
       collapsed.push_back(c);
     }
   }
-  base = std::string(Trim(collapsed));
+  base = std::string(StripAsciiWhitespace(collapsed));
 
   if (base.size() > 2 && base.substr(base.size() - 2) == "[]") {
     // As PostgreSQL names it: "_" and the element's name (text[] -> _text, jsonb[] -> _jsonb).
@@ -367,7 +362,7 @@ absl::StatusOr<std::vector<Cell>> RedisProjectionStore::FromDocument(const Table
     std::optional<std::string> cell;
     switch (type) {
       case simdjson::ondemand::json_type::number: {
-        cell = std::string(Trim(value.raw_json_token()));
+        cell = std::string(StripAsciiWhitespace(value.raw_json_token()));
         break;
       }
       case simdjson::ondemand::json_type::string: {

@@ -9,16 +9,11 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "common/strings.h"
 #include "server/rebuild/decimal.h"
 
 namespace protean_admin::rebuild {
 namespace {
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 absl::Status InvalidInput(const ColumnSpec& column, std::string_view text) {
   return absl::InvalidArgumentError(absl::StrCat("invalid input syntax for type ", column.type_sql,
@@ -27,7 +22,7 @@ absl::Status InvalidInput(const ColumnSpec& column, std::string_view text) {
 }
 
 absl::StatusOr<int64_t> ParseInteger(const ColumnSpec& column, std::string_view text) {
-  std::string_view s = Trim(text);
+  std::string_view s = StripAsciiWhitespace(text);
   if (!s.empty() && s.front() == '+') s.remove_prefix(1);
   int64_t value = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
@@ -59,7 +54,7 @@ absl::Status CheckIntRange(const ColumnSpec& column, int64_t value) {
 
 template <typename F>
 absl::StatusOr<F> ParseFloat(const ColumnSpec& column, std::string_view text) {
-  std::string_view trimmed = Trim(text);
+  std::string_view trimmed = StripAsciiWhitespace(text);
   char buffer[128];
   std::string heap;
   const char* s = nullptr;

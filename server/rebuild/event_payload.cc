@@ -1,16 +1,104 @@
 #include "server/rebuild/event_payload.h"
 
-#include <cctype>
-
 #include "absl/strings/str_cat.h"
+#include "common/strings.h"
 #include "server/domain/upcasters.h"
 
 namespace protean_admin::rebuild {
 namespace {
 
-std::string_view TrimRight(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
+// A message attribute ($global_position, $stream_name, ...) as a Datum.
+Datum AttributeDatum(const storage::MessageRef& m, domain::MessageAttribute attribute,
+                     int stored_version) {
+  Datum d;
+  switch (attribute) {
+    case domain::MessageAttribute::kGlobalPosition:
+      d.kind = Datum::Kind::kNumber;
+      d.text = absl::StrCat(m.GlobalPosition());
+      break;
+    case domain::MessageAttribute::kPosition:
+      d.kind = Datum::Kind::kNumber;
+      d.text = absl::StrCat(m.Position());
+      break;
+    case domain::MessageAttribute::kStreamName:
+      d.kind = Datum::Kind::kString;
+      d.text = std::string(m.StreamName());
+      break;
+    case domain::MessageAttribute::kStreamId: {
+      std::string_view name = m.StreamName();
+      size_t dash = name.find('-');
+      d.kind = Datum::Kind::kString;
+      d.text = dash == std::string_view::npos ? "" : std::string(name.substr(dash + 1));
+      break;
+    }
+    case domain::MessageAttribute::kType:
+      d.kind = Datum::Kind::kString;
+      d.text = std::string(m.Type());
+      break;
+    case domain::MessageAttribute::kVersion:
+      d.kind = Datum::Kind::kNumber;
+      d.text = absl::StrCat(stored_version);
+      break;
+    case domain::MessageAttribute::kTime:
+      d.kind = Datum::Kind::kString;
+      d.text = std::string(m.Time());
+      break;
+    case domain::MessageAttribute::kMessageId:
+      d.kind = Datum::Kind::kString;
+      d.text = std::string(m.Id());
+      break;
+  }
+  return d;
+}
+
+// A JSON value of the payload as a Datum (null for JSON null); errors name the parameter.
+absl::StatusOr<Datum> ValueDatum(simdjson::ondemand::value v, const domain::Parameter& parameter) {
+  Datum d;
+  simdjson::ondemand::json_type type;
+  if (auto e = v.type().get(type); e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read ", parameter.text, ": ", simdjson::error_message(e)));
+  }
+  switch (type) {
+    case simdjson::ondemand::json_type::null:
+      return d;
+    case simdjson::ondemand::json_type::string: {
+      std::string_view s;
+      if (auto e = v.get_string().get(s); e) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("cannot read ", parameter.text, ": ", simdjson::error_message(e)));
+      }
+      d.kind = Datum::Kind::kString;
+      d.text = std::string(s);
+      return d;
+    }
+    case simdjson::ondemand::json_type::number:
+      d.kind = Datum::Kind::kNumber;
+      d.text = std::string(StripTrailingAsciiWhitespace(v.raw_json_token()));
+      return d;
+    case simdjson::ondemand::json_type::boolean: {
+      bool b = false;
+      if (auto e = v.get_bool().get(b); e) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("cannot read ", parameter.text, ": ", simdjson::error_message(e)));
+      }
+      d.kind = Datum::Kind::kBool;
+      d.text = b ? "true" : "false";
+      return d;
+    }
+    case simdjson::ondemand::json_type::object:
+    case simdjson::ondemand::json_type::array: {
+      std::string_view raw;
+      if (auto e = simdjson::to_json_string(v).get(raw); e) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("cannot read ", parameter.text, ": ", simdjson::error_message(e)));
+      }
+      d.kind = Datum::Kind::kJson;
+      d.text = std::string(raw);
+      return d;
+    }
+  }
+  return d;
 }
 
 }  // namespace
@@ -84,48 +172,10 @@ absl::Status EventPayload::Load(const storage::MessageRef& message,
 }
 
 absl::StatusOr<Datum> EventPayload::Get(const domain::Parameter& parameter) {
-  Datum d;
   if (parameter.attribute) {
-    const storage::MessageRef& m = *message_;
-    switch (*parameter.attribute) {
-      case domain::MessageAttribute::kGlobalPosition:
-        d.kind = Datum::Kind::kNumber;
-        d.text = absl::StrCat(m.GlobalPosition());
-        break;
-      case domain::MessageAttribute::kPosition:
-        d.kind = Datum::Kind::kNumber;
-        d.text = absl::StrCat(m.Position());
-        break;
-      case domain::MessageAttribute::kStreamName:
-        d.kind = Datum::Kind::kString;
-        d.text = std::string(m.StreamName());
-        break;
-      case domain::MessageAttribute::kStreamId: {
-        std::string_view name = m.StreamName();
-        size_t dash = name.find('-');
-        d.kind = Datum::Kind::kString;
-        d.text = dash == std::string_view::npos ? "" : std::string(name.substr(dash + 1));
-        break;
-      }
-      case domain::MessageAttribute::kType:
-        d.kind = Datum::Kind::kString;
-        d.text = std::string(m.Type());
-        break;
-      case domain::MessageAttribute::kVersion:
-        d.kind = Datum::Kind::kNumber;
-        d.text = absl::StrCat(stored_version_);
-        break;
-      case domain::MessageAttribute::kTime:
-        d.kind = Datum::Kind::kString;
-        d.text = std::string(m.Time());
-        break;
-      case domain::MessageAttribute::kMessageId:
-        d.kind = Datum::Kind::kString;
-        d.text = std::string(m.Id());
-        break;
-    }
-    return d;
+    return AttributeDatum(*message_, *parameter.attribute, stored_version_);
   }
+  Datum d;
   if (empty_) return d;
   auto pointer = pointers_.find(&parameter);
   if (pointer == pointers_.end()) {
@@ -141,52 +191,7 @@ absl::StatusOr<Datum> EventPayload::Get(const domain::Parameter& parameter) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot read ", parameter.text, ": ", simdjson::error_message(error)));
   }
-  simdjson::ondemand::value v = value.value_unsafe();
-  simdjson::ondemand::json_type type;
-  if (auto e = v.type().get(type); e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot read ", parameter.text, ": ", simdjson::error_message(e)));
-  }
-  switch (type) {
-    case simdjson::ondemand::json_type::null:
-      return d;
-    case simdjson::ondemand::json_type::string: {
-      std::string_view s;
-      if (auto e = v.get_string().get(s); e) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("cannot read ", parameter.text, ": ", simdjson::error_message(e)));
-      }
-      d.kind = Datum::Kind::kString;
-      d.text = std::string(s);
-      return d;
-    }
-    case simdjson::ondemand::json_type::number:
-      d.kind = Datum::Kind::kNumber;
-      d.text = std::string(TrimRight(v.raw_json_token()));
-      return d;
-    case simdjson::ondemand::json_type::boolean: {
-      bool b = false;
-      if (auto e = v.get_bool().get(b); e) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("cannot read ", parameter.text, ": ", simdjson::error_message(e)));
-      }
-      d.kind = Datum::Kind::kBool;
-      d.text = b ? "true" : "false";
-      return d;
-    }
-    case simdjson::ondemand::json_type::object:
-    case simdjson::ondemand::json_type::array: {
-      std::string_view raw;
-      if (auto e = simdjson::to_json_string(v).get(raw); e) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("cannot read ", parameter.text, ": ", simdjson::error_message(e)));
-      }
-      d.kind = Datum::Kind::kJson;
-      d.text = std::string(raw);
-      return d;
-    }
-  }
-  return d;
+  return ValueDatum(value.value_unsafe(), parameter);
 }
 
 }  // namespace protean_admin::rebuild

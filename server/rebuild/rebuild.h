@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/batch_size.h"
 #include "server/domain/model.h"
 
 namespace protean_admin::rebuild {
@@ -85,7 +86,7 @@ struct RebuildOptions {
   // bounded whatever it is: a batch also ends early, at storage::kMaxBatchBytes
   // (storage/message_prefetcher.h). The daemon accepts at most kMaxBatchSize
   // (proto/request_limits.h).
-  int batch_size = 500;
+  int batch_size = kDefaultBatchSize;
   Strategy strategy = Strategy::kAtomic;
   // Write subscription positions for projectors that declare `subscriber`.
   bool hand_off = true;

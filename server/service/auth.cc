@@ -4,16 +4,14 @@
 #include <openssl/sha.h>
 #include <sys/stat.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/strings.h"
 #include "server/service/tls_config.h"
+#include "transport/file_contents.h"
 
 namespace protean_admin::service {
 namespace {
@@ -28,16 +26,6 @@ Digest Sha256(std::string_view data) {
   Digest digest{};
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data());
   return digest;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
 }
 
 bool ValidName(std::string_view name) {
@@ -58,20 +46,6 @@ bool ValidTokenChars(std::string_view token) {
   return true;
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int err = errno;
-    std::string message = absl::StrCat("cannot read token file ", path, ": ", std::strerror(err));
-    if (err == ENOENT) return absl::NotFoundError(message);
-    if (err == EACCES) return absl::PermissionDeniedError(message);
-    return absl::UnavailableError(message);
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 absl::Status Unauthenticated(std::string_view why) {
   return absl::UnauthenticatedError(std::string(why));
 }
@@ -88,7 +62,7 @@ absl::StatusOr<TokenTable> ParseTokenFile(std::string_view content, std::string_
   while (pos <= content.size()) {
     size_t end = content.find('\n', pos);
     if (end == std::string_view::npos) end = content.size();
-    std::string_view line = Trim(content.substr(pos, end - pos));
+    std::string_view line = StripAsciiWhitespace(content.substr(pos, end - pos));
     ++line_number;
     pos = end + 1;
     if (line.empty() || line.front() == '#') {
@@ -103,8 +77,8 @@ absl::StatusOr<TokenTable> ParseTokenFile(std::string_view content, std::string_
     if (colon == std::string_view::npos) {
       return where("expected name:token");
     }
-    const std::string_view name = Trim(line.substr(0, colon));
-    const std::string_view token = Trim(line.substr(colon + 1));
+    const std::string_view name = StripAsciiWhitespace(line.substr(0, colon));
+    const std::string_view token = StripAsciiWhitespace(line.substr(colon + 1));
     if (!ValidName(name)) {
       return where(absl::StrCat("invalid token name (1-", kMaxNameLength,
                                 " characters of A-Z a-z 0-9 _ . @ -)"));
@@ -151,7 +125,7 @@ absl::StatusOr<TokenTable> ParseInitialTokens(std::string_view content, std::str
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TokenStore>> TokenStore::Load(std::string path) {
-  absl::StatusOr<std::string> content = ReadFile(path);
+  absl::StatusOr<std::string> content = transport::ReadFileContents(path, "token file");
   if (!content.ok()) return content.status();
   absl::StatusOr<TokenTable> table = ParseInitialTokens(*content, path);
   if (!table.ok()) return table.status();
@@ -168,7 +142,7 @@ absl::StatusOr<std::unique_ptr<TokenStore>> TokenStore::FromContent(std::string_
 
 absl::Status TokenStore::Reload() {
   if (path_.empty()) return absl::FailedPreconditionError("token store has no file to reload");
-  absl::StatusOr<std::string> content = ReadFile(path_);
+  absl::StatusOr<std::string> content = transport::ReadFileContents(path_, "token file");
   if (!content.ok()) {
     return absl::Status(content.status().code(),
                         absl::StrCat(std::string(content.status().message()),
@@ -204,7 +178,7 @@ std::string TokenStore::PermissionWarning() const {
 }
 
 absl::StatusOr<std::string> TokenStore::Authenticate(std::string_view authorization) const {
-  authorization = Trim(authorization);
+  authorization = StripAsciiWhitespace(authorization);
   const std::string_view prefix(kBearerPrefix);
   if (authorization.empty()) {
     return Unauthenticated("missing bearer token (send 'authorization: Bearer <token>')");
@@ -214,7 +188,7 @@ absl::StatusOr<std::string> TokenStore::Authenticate(std::string_view authorizat
                               absl::string_view(prefix.data(), prefix.size()))) {
     return Unauthenticated("authorization metadata is not of the form 'Bearer <token>'");
   }
-  const std::string_view token = Trim(authorization.substr(prefix.size()));
+  const std::string_view token = StripAsciiWhitespace(authorization.substr(prefix.size()));
   if (token.empty()) return Unauthenticated("empty bearer token");
 
   const Digest presented = Sha256(token);

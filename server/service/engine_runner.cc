@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/service/admin_service.h"
 
 namespace protean_admin::service {
 
@@ -182,6 +183,21 @@ Runner MakeEngineRunner(std::shared_ptr<const EventServerGuard> guard, int64_t r
     context.Emit(std::move(event));
     return absl::OkStatus();
   };
+}
+
+std::unique_ptr<JobRegistry> MakeDaemonJobRegistry(const JobRegistryOptions& options,
+                                                   AuditTrail* audit,
+                                                   std::shared_ptr<const EventServerGuard> guard,
+                                                   int64_t row_cache_bytes) {
+  Runner engine = MakeEngineRunner(std::move(guard), row_cache_bytes);
+  Runner runner = [audit, engine](const JobSpec& spec, JobContext& context) {
+    audit->JobStarted(context.job_id(), spec);
+    return engine(spec, context);
+  };
+  return std::make_unique<JobRegistry>(runner, options, [audit](const Job& job) {
+    LogJobFinished(job);
+    audit->JobFinished(job);
+  });
 }
 
 }  // namespace protean_admin::service

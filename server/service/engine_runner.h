@@ -4,6 +4,13 @@
 // The Runner that puts the rebuild engine (server/rebuild/rebuild.h) behind a job: the
 // event-server guard as options.guard (skipped, loudly, with force), engine progress turned
 // into RebuildEvents (rate and ETA computed here), results recorded per projection.
+//
+// The path of a rebuild RPC to the engine, all in server/service/ up to the last step:
+//   AdminService::RebuildProjection / RebuildAll (admin_service.cc: validate, load the domain)
+//   -> AdminService::StartAndFollow -> JobRegistry::Start (job_registry.cc: a thread per job)
+//   -> the runner of MakeDaemonJobRegistry (below): AuditTrail::JobStarted, then
+//   -> MakeEngineRunner's runner -> rebuild::RebuildProjection / RebuildAllProjections
+//   and, when the job ends, LogJobFinished and AuditTrail::JobFinished.
 
 #include <chrono>
 #include <map>
@@ -11,6 +18,7 @@
 #include <string>
 
 #include "server/rebuild/rebuild.h"
+#include "server/service/audit_trail.h"
 #include "server/service/job_registry.h"
 #include "server/service/server_guard.h"
 
@@ -40,6 +48,14 @@ class ProgressTranslator {
 // action form's rows, per rebuild).
 Runner MakeEngineRunner(std::shared_ptr<const EventServerGuard> guard,
                         int64_t row_cache_bytes = rebuild::RebuildOptions().row_cache_bytes);
+
+// The job registry of protean-admind: each job's start is recorded in `audit`, then it runs
+// MakeEngineRunner(guard, row_cache_bytes); its end is logged (LogJobFinished) and recorded in
+// `audit`. `audit` must outlive the registry.
+std::unique_ptr<JobRegistry> MakeDaemonJobRegistry(const JobRegistryOptions& options,
+                                                   AuditTrail* audit,
+                                                   std::shared_ptr<const EventServerGuard> guard,
+                                                   int64_t row_cache_bytes);
 
 }  // namespace protean_admin::service
 

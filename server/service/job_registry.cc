@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/time_util.h"
 
 namespace protean_admin::service {
 namespace {
@@ -22,12 +23,6 @@ bool RebuiltInPlace(const JobSpec& spec, const std::string& projection) {
 }
 
 }  // namespace
-
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // ---- JobContext ----
 

@@ -21,6 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/batch_size.h"
 #include "protean/admin/v1/admin.pb.h"
 #include "server/domain/model.h"
 #include "server/rebuild/rebuild.h"
@@ -39,7 +40,7 @@ struct JobSpec {
   // sharing a key with a running one is refused with Aborted.
   std::vector<std::string> lock_keys;
   pb::Strategy strategy = pb::STRATEGY_ATOMIC;
-  int batch_size = 500;
+  int batch_size = kDefaultBatchSize;
   bool force = false;
   bool hand_off = true;
   int64_t max_skipped = -1;  // negative: no limit
@@ -165,9 +166,6 @@ class JobRegistry {
   uint64_t next_id_ = 1;
   std::vector<std::shared_ptr<Job>> jobs_;  // start order
 };
-
-// Milliseconds since the Unix epoch, now.
-int64_t NowUnixMs();
 
 }  // namespace protean_admin::service
 

@@ -3,14 +3,10 @@
 #include <grpc/grpc_security_constants.h>
 #include <grpcpp/security/server_credentials.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/service/listen_policy.h"
+#include "transport/file_contents.h"
 
 namespace protean_admin::service {
 namespace {
@@ -22,30 +18,6 @@ std::string FirstProperty(const grpc::AuthContext& context, const char* name) {
 }
 
 }  // namespace
-
-absl::StatusOr<std::string> ReadPemFile(const std::string& path, std::string_view what) {
-  const std::string flag(what);
-  if (path.empty()) return absl::InvalidArgumentError(absl::StrCat(flag, ": no file given"));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int err = errno;
-    std::string message = absl::StrCat(flag, ": cannot read ", path, ": ", std::strerror(err));
-    if (err == ENOENT) return absl::NotFoundError(message);
-    if (err == EACCES) return absl::PermissionDeniedError(message);
-    return absl::UnavailableError(message);
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  std::string content = buffer.str();
-  if (content.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, " is empty"));
-  }
-  if (content.find("-----BEGIN ") == std::string::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": ", path, " is not PEM (no -----BEGIN line)"));
-  }
-  return content;
-}
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> BuildServerTlsCredentials(
     const ServerTlsOptions& options) {
@@ -61,9 +33,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> BuildServerTlsCredentia
     }
     return absl::InvalidArgumentError("TLS is not configured (--tls-cert, --tls-key)");
   }
-  absl::StatusOr<std::string> cert = ReadPemFile(options.cert_file, "--tls-cert");
+  absl::StatusOr<std::string> cert = transport::ReadPemFile(options.cert_file, "--tls-cert");
   if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadPemFile(options.key_file, "--tls-key");
+  absl::StatusOr<std::string> key = transport::ReadPemFile(options.key_file, "--tls-key");
   if (!key.ok()) return key.status();
   if (key->find("PRIVATE KEY-----") == std::string::npos) {
     return absl::InvalidArgumentError(
@@ -77,7 +49,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> BuildServerTlsCredentia
   grpc::SslServerCredentialsOptions ssl;
   ssl.pem_key_cert_pairs.push_back({*std::move(key), *std::move(cert)});
   if (options.mutual()) {
-    absl::StatusOr<std::string> ca = ReadPemFile(options.client_ca_file, "--tls-client-ca");
+    absl::StatusOr<std::string> ca =
+        transport::ReadPemFile(options.client_ca_file, "--tls-client-ca");
     if (!ca.ok()) return ca.status();
     ssl.pem_root_certs = *std::move(ca);
     ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;

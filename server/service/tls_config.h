@@ -26,12 +26,9 @@ struct ServerTlsOptions {
   bool mutual() const { return !client_ca_file.empty(); }
 };
 
-// Reads a PEM file; `what` names the flag in errors ("--tls-cert"). NotFound /
-// PermissionDenied / InvalidArgument (empty, or no "-----BEGIN" block).
-absl::StatusOr<std::string> ReadPemFile(const std::string& path, std::string_view what);
-
-// Checks the combination (cert and key together; a client CA needs a certificate) and
-// builds SslServerCredentials; with a client CA, client certificates are required and
+// Checks the combination (cert and key together; a client CA needs a certificate), reads the
+// files with transport::ReadPemFile (transport/file_contents.h) and builds
+// SslServerCredentials; with a client CA, client certificates are required and
 // verified (GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY).
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> BuildServerTlsCredentials(
     const ServerTlsOptions& options);

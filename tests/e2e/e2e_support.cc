@@ -58,6 +58,15 @@ std::vector<std::string> Lines(const std::string& text) {
   return lines;
 }
 
+std::map<std::string, nlohmann::json> JobsById(const std::string& json_lines) {
+  std::map<std::string, nlohmann::json> jobs;
+  for (const std::string& line : Lines(json_lines)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object() && j.contains("job_id")) jobs[j["job_id"].get<std::string>()] = j;
+  }
+  return jobs;
+}
+
 namespace {
 std::atomic<int> g_process_counter{0};
 }  // namespace

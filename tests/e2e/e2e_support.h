@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "nlohmann/json.hpp"
 #include "storage/pg_connection.h"
 #include "tests/harness/ports.h"
 
@@ -159,6 +160,9 @@ class HealthServer {
 
 std::string ReadFileText(const std::string& path);
 std::vector<std::string> Lines(const std::string& text);
+// The objects of `jobs --json` output (one JSON line each) by their job_id; other lines are
+// skipped.
+std::map<std::string, nlohmann::json> JobsById(const std::string& json_lines);
 
 }  // namespace protean_admin::e2e
 

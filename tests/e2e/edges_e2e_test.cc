@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -66,18 +67,8 @@ class EdgesTest : public ::testing::Test {
 
   // kUsers registrations, then kTransactions transactions of 1.0 spread over the users.
   void WriteHistory() {
-    for (int u = 0; u < kUsers; ++u) {
-      auto w = testing::WriteMessage(
-          *conn_, absl::StrCat("test::user-u", u), "Test.Registered.v1",
-          absl::StrCat(R"({"user_id": "u)", u, R"(", "name": "U)", u, R"("})"));
-      ASSERT_TRUE(w.ok()) << w.status();
-    }
-    for (int t = 0; t < kTransactions; ++t) {
-      auto w = testing::WriteMessage(
-          *conn_, absl::StrCat("test::transaction-t", t), "Test.Transacted.v1",
-          absl::StrCat(R"({"user_id": "u)", t % kUsers, R"(", "amount": 1.0})"));
-      ASSERT_TRUE(w.ok()) << w.status();
-    }
+    absl::Status written = WriteTestHistory(*conn_, kUsers, kTransactions);
+    ASSERT_TRUE(written.ok()) << written;
   }
 
   std::string Query(const std::string& sql) {

@@ -85,12 +85,7 @@ class StateTest : public ::testing::Test {
     args.insert(args.end(), extra.begin(), extra.end());
     CliRun run = daemon.Cli(args);
     EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
-    std::map<std::string, nlohmann::json> jobs;
-    for (const std::string& line : Lines(run.out)) {
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_object() && j.contains("job_id")) jobs[j["job_id"].get<std::string>()] = j;
-    }
-    return jobs;
+    return JobsById(run.out);
   }
 
   // The first job a daemon lists as running (for a rebuild started by a CLI in the

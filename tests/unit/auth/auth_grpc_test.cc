@@ -23,13 +23,18 @@
 #include "protean/admin/v1/admin.grpc.pb.h"
 #include "server/service/auth.h"
 #include "server/service/listen_policy.h"
-#include "server/service/tls_client.h"
 #include "server/service/tls_config.h"
+#include "transport/client_credentials.h"
+#include "transport/file_contents.h"
 
 namespace protean_admin::service {
 namespace {
 
 namespace v1 = ::protean::admin::v1;
+using transport::AttachToken;
+using transport::BuildChannelCredentials;
+using transport::ClientTlsOptions;
+using transport::ReadPemFile;
 
 constexpr char kAliceToken[] = "alice-secret-token-0123456789";
 constexpr char kBobToken[] = "bob-secret-token-9876543210";

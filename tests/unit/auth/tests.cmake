@@ -1,13 +1,12 @@
-# Tokens, TLS / mutual TLS, listen policy (issue 8). The tests compile the security sources
-# directly (they depend only on gRPC, OpenSSL via gRPC, and Abseil), so they do not need
-# the rest of protean_admin_service.
+# Tokens, TLS / mutual TLS, listen policy (issue 8). The tests compile the daemon's security
+# sources directly (they depend only on gRPC, OpenSSL via gRPC, Abseil and transport/), so
+# they do not need the rest of protean_admin_service; the client side is transport/.
 set(PROTEAN_AUTH_SOURCES
   ${PROJECT_SOURCE_DIR}/server/service/auth.cc
   ${PROJECT_SOURCE_DIR}/server/service/tls_config.cc
-  ${PROJECT_SOURCE_DIR}/server/service/tls_client.cc
   ${PROJECT_SOURCE_DIR}/server/service/listen_policy.cc)
-set(PROTEAN_AUTH_LIBS gRPC::grpc++ gRPC::grpc++_reflection protean_admin_proto absl::status
-  absl::statusor absl::strings)
+set(PROTEAN_AUTH_LIBS protean_admin_transport gRPC::grpc++ gRPC::grpc++_reflection
+  protean_admin_proto absl::status absl::statusor absl::strings)
 
 protean_add_test(NAME token_store_test LABEL unit
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/token_store_test.cc ${PROTEAN_AUTH_SOURCES}

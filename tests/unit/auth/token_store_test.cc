@@ -9,10 +9,12 @@
 #include <vector>
 
 #include "server/service/auth.h"
-#include "server/service/tls_client.h"
+#include "transport/client_credentials.h"
 
 namespace protean_admin::service {
 namespace {
+
+using transport::LoadClientToken;
 
 constexpr char kAlice[] = "alice-token-0123456789";
 constexpr char kCi[] = "ci:token:with:colons-xyz";

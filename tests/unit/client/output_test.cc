@@ -183,6 +183,19 @@ pb::RebuildEvent ResultEvent(const pb::RebuildResult& r) {
   return e;
 }
 
+// `projections --json`: one object per projection.
+TEST(FormatTest, ProjectionJson) {
+  pb::ProjectionInfo info;
+  info.set_name("Balances");
+  info.set_kind("database");
+  info.set_target("public.balances");
+  info.add_projectors("BalanceProjector");
+  info.add_categories("bank::account");
+  EXPECT_EQ(ProjectionJson(info).dump(),
+            R"({"categories":["bank::account"],"kind":"database","name":"Balances",)"
+            R"("projectors":["BalanceProjector"],"target":"public.balances"})");
+}
+
 TEST(RebuildRendererTest, SingleRebuildPrintsResultLinesOnStdoutAndProgressOnStderr) {
   std::ostringstream out, err;
   auto t = RebuildRenderer::Clock::time_point();

@@ -13,3 +13,6 @@ protean_add_test(NAME service_logging_test LABEL unit
 protean_add_test(NAME service_audit_trail_test LABEL unit
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/audit_trail_test.cc
   LIBS protean_admin_service)
+protean_add_test(NAME service_daemon_test LABEL unit TIMEOUT 60
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_test.cc
+  LIBS protean_admin_service)

@@ -1,51 +1,11 @@
-#include "server/service/tls_client.h"
+#include "transport/client_credentials.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
-
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/strings.h"
+#include "transport/file_contents.h"
 
-namespace protean_admin::service {
-namespace {
-
-absl::StatusOr<std::string> ReadWhole(const std::string& path, std::string_view what) {
-  const std::string flag(what);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int err = errno;
-    std::string message = absl::StrCat(flag, ": cannot read ", path, ": ", std::strerror(err));
-    if (err == ENOENT) return absl::NotFoundError(message);
-    if (err == EACCES) return absl::PermissionDeniedError(message);
-    return absl::UnavailableError(message);
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-absl::StatusOr<std::string> ReadPem(const std::string& path, std::string_view what) {
-  absl::StatusOr<std::string> content = ReadWhole(path, what);
-  if (!content.ok()) return content.status();
-  if (content->find("-----BEGIN ") == std::string::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(std::string(what), ": ", path, " is not PEM (no -----BEGIN line)"));
-  }
-  return content;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-}  // namespace
+namespace protean_admin::transport {
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> BuildChannelCredentials(
     const ClientTlsOptions& options) {
@@ -57,14 +17,14 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> BuildChannelCredential
   }
   grpc::SslCredentialsOptions ssl;
   if (!options.ca_file.empty()) {
-    absl::StatusOr<std::string> ca = ReadPem(options.ca_file, "--tls-ca");
+    absl::StatusOr<std::string> ca = ReadPemFile(options.ca_file, "--tls-ca");
     if (!ca.ok()) return ca.status();
     ssl.pem_root_certs = *std::move(ca);
   }
   if (!options.cert_file.empty()) {
-    absl::StatusOr<std::string> cert = ReadPem(options.cert_file, "--tls-cert");
+    absl::StatusOr<std::string> cert = ReadPemFile(options.cert_file, "--tls-cert");
     if (!cert.ok()) return cert.status();
-    absl::StatusOr<std::string> key = ReadPem(options.key_file, "--tls-key");
+    absl::StatusOr<std::string> key = ReadPemFile(options.key_file, "--tls-key");
     if (!key.ok()) return key.status();
     ssl.pem_cert_chain = *std::move(cert);
     ssl.pem_private_key = *std::move(key);
@@ -79,12 +39,12 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> BuildChannelCredential
 absl::StatusOr<std::optional<std::string>> LoadClientToken(const std::string& token_file,
                                                            const char* env_value) {
   if (!token_file.empty()) {
-    absl::StatusOr<std::string> content = ReadWhole(token_file, "--token-file");
+    absl::StatusOr<std::string> content = ReadFileContents(token_file, "--token-file");
     if (!content.ok()) return content.status();
     std::string_view rest(*content);
     while (!rest.empty()) {
       const size_t end = rest.find('\n');
-      std::string_view line = Trim(rest.substr(0, end));
+      std::string_view line = StripAsciiWhitespace(rest.substr(0, end));
       rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
       if (line.empty() || line.front() == '#') continue;
       for (char c : line) {
@@ -100,7 +60,7 @@ absl::StatusOr<std::optional<std::string>> LoadClientToken(const std::string& to
         absl::StrCat("--token-file: ", token_file, " holds no token"));
   }
   if (env_value != nullptr) {
-    std::string_view token = Trim(env_value);
+    std::string_view token = StripAsciiWhitespace(env_value);
     if (!token.empty()) return std::optional<std::string>(std::string(token));
   }
   return std::optional<std::string>();
@@ -110,4 +70,4 @@ void AttachToken(grpc::ClientContext* context, const std::string& token) {
   context->AddMetadata("authorization", absl::StrCat("Bearer ", token));
 }
 
-}  // namespace protean_admin::service
+}  // namespace protean_admin::transport

@@ -1,9 +1,9 @@
-#ifndef PROTEAN_ADMIN_SERVER_SERVICE_TLS_CLIENT_H_
-#define PROTEAN_ADMIN_SERVER_SERVICE_TLS_CLIENT_H_
+#ifndef PROTEAN_ADMIN_TRANSPORT_CLIENT_CREDENTIALS_H_
+#define PROTEAN_ADMIN_TRANSPORT_CLIENT_CREDENTIALS_H_
 
-// The CLI side of transport security and tokens (protean-admin --tls-ca, --tls-cert,
-// --tls-key, --token-file, PROTEAN_ADMIN_TOKEN). Depends only on gRPC and Abseil, so the CLI
-// can compile this file without linking the daemon's service library.
+// The client side of transport security and tokens (protean-admin --tls-ca, --tls-cert,
+// --tls-key, --token-file, PROTEAN_ADMIN_TOKEN): channel credentials and the bearer token.
+// Depends only on gRPC and Abseil; the CLI links it without any server/ source.
 
 #include <grpcpp/client_context.h>
 #include <grpcpp/security/credentials.h>
@@ -15,7 +15,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace protean_admin::service {
+namespace protean_admin::transport {
 
 struct ClientTlsOptions {
   std::string ca_file{};    // --tls-ca: PEM roots to verify the daemon (empty: system roots)
@@ -29,7 +29,8 @@ struct ClientTlsOptions {
 };
 
 // InsecureChannelCredentials when TLS is not enabled, else SslCredentials with the CA and
-// the optional client key pair; files are read with errors naming the flag.
+// the optional client key pair; files are read by ReadPemFile (file_contents.h), with errors
+// naming the flag and the file.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> BuildChannelCredentials(
     const ClientTlsOptions& options);
 
@@ -45,6 +46,6 @@ absl::StatusOr<std::optional<std::string>> LoadClientToken(const std::string& to
 // the token over a plaintext loopback/Unix socket too.)
 void AttachToken(grpc::ClientContext* context, const std::string& token);
 
-}  // namespace protean_admin::service
+}  // namespace protean_admin::transport
 
-#endif  // PROTEAN_ADMIN_SERVER_SERVICE_TLS_CLIENT_H_
+#endif  // PROTEAN_ADMIN_TRANSPORT_CLIENT_CREDENTIALS_H_
