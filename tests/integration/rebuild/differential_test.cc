@@ -520,7 +520,7 @@ std::string LuaValue(const Source& source) {
 
 // `r.column = value`; a list column takes a lone string as a one-item list, as the action
 // form does.
-std::string LuaAssign(const Model& model, const Assignment& a, std::string_view indent) {
+std::string LuaAssign(const Model& model, const Assignment& a, absl::string_view indent) {
   std::string value = LuaValue(a.value);
   if (model.column(a.column).kind == Kind::kTextArray && !a.value.field.empty()) {
     value =
