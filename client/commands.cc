@@ -188,8 +188,10 @@ int RunRebuild(const ClientOptions& options, const RebuildArgs& args, std::ostre
   pb::RebuildOptions rebuild_options;
   rebuild_options.set_domain(args.domain);
   rebuild_options.set_batch_size(args.batch_size);
-  rebuild_options.set_strategy(args.strategy == "inplace" ? pb::STRATEGY_INPLACE
-                                                          : pb::STRATEGY_ATOMIC);
+  rebuild_options.set_strategy(args.strategy == "inplace"  ? pb::STRATEGY_INPLACE
+                               : args.strategy == "shadow" ? pb::STRATEGY_SHADOW
+                                                           : pb::STRATEGY_ATOMIC);
+  rebuild_options.set_wait_timeout_seconds(args.wait_timeout_seconds);
   rebuild_options.set_force(args.force);
   rebuild_options.set_detach(args.detach);
   if (args.max_skipped.has_value()) rebuild_options.set_max_skipped(*args.max_skipped);

@@ -77,9 +77,18 @@ int main(int argc, char** argv) {
                    absl::StrCat("Events per page and batch, 1 to ", protean_admin::kMaxBatchSize))
       ->capture_default_str()
       ->check(CLI::Range(1, protean_admin::kMaxBatchSize));
-  rebuild_cmd->add_option("--strategy", rebuild.strategy, "atomic or inplace")
+  rebuild_cmd
+      ->add_option("--strategy", rebuild.strategy,
+                   "atomic, inplace, or shadow (build while the event server runs; stop it "
+                   "when told \"waiting for the event server to stop\")")
       ->capture_default_str()
-      ->check(CLI::IsMember({"atomic", "inplace"}));
+      ->check(CLI::IsMember({"atomic", "inplace", "shadow"}));
+  rebuild_cmd
+      ->add_option("--wait-timeout", rebuild.wait_timeout_seconds,
+                   "Shadow strategy: seconds to wait for the event server to stop before giving "
+                   "up (the shadow is dropped); 0 waits without limit")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 7 * 24 * 3600));
   rebuild_cmd->add_flag("--force", rebuild.force,
                         "Skip the event-server guard (the daemon logs it loudly)");
   rebuild_cmd->add_flag("--json", rebuild.json, "Print JSON lines instead of text");
