@@ -145,8 +145,14 @@ absl::Status Engine::WaitForServerStop() {
     RETURN_IF_ERROR(Cancelled());
     const Clock::time_point now = Clock::now();
     if (now >= next_probe) {
-      last = options_.guard ? options_.guard(domain_, projection_) : absl::OkStatus();
-      if (last.ok()) break;
+      absl::Status probed =
+          options_.guard ? options_.guard(domain_, projection_) : absl::OkStatus();
+      if (probed.ok()) break;
+      if (probed.message() != last.message()) {
+        spdlog::info("Rebuild of {}: still waiting: {}", projection_.name,
+                     std::string(probed.message()));
+      }
+      last = std::move(probed);
       next_probe = now + options_.wait_poll_interval;
     }
     if (options_.wait_timeout.count() > 0 && now - started >= options_.wait_timeout) {

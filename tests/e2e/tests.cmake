@@ -56,3 +56,6 @@ protean_add_e2e_test(state_e2e_test TIMEOUT 600 SOURCE state_e2e_test.cc)
 # types, echoes in errors and logs, an emptied token file.
 protean_add_e2e_test(edges_e2e_test TIMEOUT 300 SOURCE edges_e2e_test.cc
   LIBS protean_admin_e2e_protos protean_admin_proto_names)
+
+# The shadow strategy (issue 17): a fake event server started and stopped, a concurrent writer.
+protean_add_e2e_test(shadow_e2e_test TIMEOUT 600 SOURCE shadow_e2e_test.cc)

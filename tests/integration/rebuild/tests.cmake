@@ -16,3 +16,7 @@ protean_add_test(NAME skips_test LABEL integration
 protean_add_test(NAME differential_test LABEL integration
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/differential_test.cc
   LIBS protean_admin_rebuild TIMEOUT 300)
+# The shadow strategy (issue 17): shadow table, swap identity, wait/catch-up/swap, refusals.
+protean_add_test(NAME shadow_test LABEL integration
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/shadow_test.cc
+  LIBS protean_admin_rebuild TIMEOUT 180)
