@@ -11,6 +11,7 @@
 // after the commit (a crash between the two leaves the old positions, which is what Protean's
 // own rebuild always does).
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -112,6 +113,7 @@ class Engine {
   std::string shadow_schema_;
   bool shadow_created_ = false;
   int64_t waiting_since_unix_ms_ = 0;
+  std::chrono::steady_clock::time_point server_stopped_at_;  // the guard went quiet
 
   std::optional<storage::TableInfo> table_;
   std::vector<ColumnSpec> specs_;

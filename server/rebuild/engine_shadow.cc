@@ -164,6 +164,7 @@ absl::Status Engine::WaitForServerStop() {
     std::this_thread::sleep_for(
         std::min<Clock::duration>(std::chrono::milliseconds(50), options_.wait_poll_interval));
   }
+  server_stopped_at_ = Clock::now();
   spdlog::info("Rebuild of {}: the event server is stopped after {} ms of waiting",
                projection_.name, NowUnixMs() - waiting_since_unix_ms_);
   return absl::OkStatus();
@@ -214,10 +215,15 @@ absl::Status Engine::Swap() {
   EmitPhase(Phase::kCommit);
   in_transaction_ = false;
   RETURN_IF_ERROR(Exec("COMMIT"));
+  const auto ms = [](Clock::duration d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  };
+  // The server-stopped window: from the guard going quiet to the swap's commit.
   spdlog::info(
-      "Rebuild of {}: swapped {} rows from the shadow into {} in {} ms", projection_.name, rows,
-      live_table_->qualified,
-      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
+      "Rebuild of {}: swapped {} rows from the shadow into {} in {} ms; the event server has "
+      "been stopped for {} ms (catch-up and swap)",
+      projection_.name, rows, live_table_->qualified, ms(Clock::now() - started),
+      ms(Clock::now() - server_stopped_at_));
   return absl::OkStatus();
 }
 

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -183,6 +184,14 @@ TEST_F(ShadowE2eTest, BuildsWhileTheServerRunsAndSwapsOnceItStops) {
   EXPECT_THAT(cli->Stderr(), HasSubstr("catch-up"));
   EXPECT_THAT(cli->Stderr(), HasSubstr("swap"));
   EXPECT_EQ(Query(kShadowSchemas), "0");
+  // The daemon reports the server-stopped window.
+  bool reported = false;
+  for (const std::string& line : Lines(daemon_.process().Stderr())) {
+    if (line.find("has been stopped for") == std::string::npos) continue;
+    reported = true;
+    std::cerr << line << "\n";
+  }
+  EXPECT_TRUE(reported);
   // Positions at the second head.
   EXPECT_EQ(Position("test::transaction"), Head("test::transaction"));
   EXPECT_EQ(Position("test::user"), Head("test::user"));
