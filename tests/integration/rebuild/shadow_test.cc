@@ -217,6 +217,48 @@ TEST_F(ShadowTest, CancelWhileWaitingLeavesTheLiveTableAndNoShadow) {
   EXPECT_LT(position, Head("test::transaction"));
 }
 
+TEST_F(ShadowTest, CancelDuringTheBuildLeavesTheLiveTableAndNoShadow) {
+  History(5, 200);
+  ASSERT_TRUE(Rebuild("Balances").ok());
+  ASSERT_TRUE(conn_->Exec("UPDATE balances SET balance = -1").ok());
+  const std::string before = Dump(kBalances);
+  CancellationToken cancel;
+  RebuildOptions options = ShadowOptions();
+  options.cancel = &cancel;
+  options.on_progress = [&](const ProgressEvent& e) {
+    if (e.kind == ProgressEvent::Kind::kProgress && e.processed > 0) cancel.Cancel();
+  };
+  auto result = Rebuild("Balances", options);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kCancelled) << result.status();
+  EXPECT_EQ(probes_.load(), 0);  // never reached the waiting phase
+  EXPECT_EQ(Dump(kBalances), before);
+  EXPECT_EQ(ShadowSchemas(), 0);
+}
+
+TEST_F(ShadowTest, AFailingSwapRollsBackAndDropsTheShadow) {
+  History(5, 20);
+  ASSERT_TRUE(Rebuild("Balances").ok());
+  const std::string before = Dump(kBalances);
+  const std::optional<int64_t> position = Position("test::user");
+  RebuildOptions options = ShadowOptions();
+  options.on_progress = [&](const ProgressEvent& e) {
+    if (e.kind != ProgressEvent::Kind::kPhase || e.phase != Phase::kWaiting) return;
+    Register("late", "L");
+    // Every rebuilt row now breaks a rule of the live table: the swap's INSERT fails.
+    EXPECT_TRUE(conn_
+                    ->Exec("ALTER TABLE balances ADD CONSTRAINT no_rows CHECK (balance < -1) "
+                           "NOT VALID")
+                    .ok());
+    stopped_ = true;
+  };
+  auto result = Rebuild("Balances", options);
+  EXPECT_FALSE(result.ok());
+  EXPECT_THAT(result.status().message(), HasSubstr("no_rows"));
+  EXPECT_EQ(Dump(kBalances), before);
+  EXPECT_EQ(Position("test::user"), position);
+  EXPECT_EQ(ShadowSchemas(), 0);
+}
+
 TEST_F(ShadowTest, WaitTimeoutDropsTheShadow) {
   History(5, 50);
   ASSERT_TRUE(Rebuild("Balances").ok());
