@@ -401,6 +401,11 @@ void RebuildRenderer::OnEvent(const pb::RebuildEvent& event) {
 
   if (mode_ == ProgressMode::kJson) {
     out_ << EventJson(event).dump() << "\n" << std::flush;
+    // The operator's cue (shadow strategy) also in JSON mode: stdout may be a pipe.
+    if (event.has_phase() && event.phase().phase() == pb::PHASE_WAITING) {
+      err_ << "[" << event.phase().projection()
+           << "] shadow built; waiting for the event server to stop\n";
+    }
     return;
   }
   switch (event.event_case()) {
