@@ -33,6 +33,7 @@ constexpr char kFloorSampleTable[] = "balances_floor_sample";
 constexpr char kPerEventTable[] = "balances_per_event";
 constexpr char kActionTable[] = "balances_action";  // bench/domain.toml, instance "action"
 constexpr char kSqlTable[] = "balances_sql";        // bench/domain.toml, instance "sql"
+constexpr char kLuaTable[] = "balances_lua";        // bench/domain.toml, instance "lua"
 
 struct ChildResult {
   int exit_code = -1;
@@ -353,6 +354,12 @@ absl::StatusOr<BenchmarkReport> RunBenchmark(const RunnerOptions& options) {
   auto sql = RunEngine(*conn, options, "sql", kSqlTable, "(b) engine, SQL form", report.events,
                        unknown_events);
   if (!sql.ok()) return sql.status();
+  // (e) the same semantics in the Lua form (issue 16), best of two like (a).
+  auto lua = BestOf(options.action_runs, [&] {
+    return RunEngine(*conn, options, "lua", kLuaTable, "(e) engine, Lua form", report.events,
+                     unknown_events);
+  });
+  if (!lua.ok()) return lua.status();
 
   // (d) on a sample: the floor of the same prefix is its reference.
   MethodResult per_event;
@@ -374,7 +381,7 @@ absl::StatusOr<BenchmarkReport> RunBenchmark(const RunnerOptions& options) {
         absl::StrCat("first ", replay->events, " events, checked against (c0) on them");
   }
 
-  report.methods = {*action, *daemon, *sql, floor, reference, per_event};
+  report.methods = {*action, *daemon, *sql, *lua, floor, reference, per_event};
   return report;
 }
 

@@ -222,6 +222,11 @@ class Loader {
   absl::Status ReadHandler(Projector& projector, const Projection& projection,
                            const std::string& event_name, const toml::key& event_key,
                            toml::node& node, const std::string& path);
+  absl::Status ReadLuaHandler(toml::node& lua, const std::string& path,
+                              const Projection& projection, Handler& handler);
+  // The line of the file where the text of string `node` starts (a multi-line string's
+  // newline right after its opening quotes is not part of it).
+  int FirstTextLine(const toml::node& node) const;
   absl::Status ReadValue(toml::node& node, const std::string& path, Value* out);
   absl::Status ReadColumnValues(toml::node* node, const std::string& path,
                                 const Projection& projection, bool numeric,
@@ -232,6 +237,7 @@ class Loader {
                            std::vector<std::pair<Entry, toml::table*>>* out);
 
   std::string source_;
+  std::string_view text_;  // the file, during Run
   const LoadOptions& options_;
   std::string prefix_;  // key prefix of the selected instance: "domains.<instance>"
   std::set<const toml::node*> substituted_;
@@ -851,11 +857,21 @@ absl::Status Loader::ReadHandler(Projector& projector, const Projection& project
   handler.event = event_name;
   handler.where = Place(event_key.source());
   toml::node* sql = f.Take("sql");
+  toml::node* lua = f.Take("lua");
   bool has_action = false;
   for (std::string_view key : {"key", "set", "insert", "increment", "delete"}) {
     has_action |= f.table().get(key) != nullptr;
   }
-  if (sql != nullptr) {
+  if (lua != nullptr) {
+    if (sql != nullptr || has_action) {
+      return Error(lua->source(), f.Path("lua"),
+                   absl::StrCat("a handler is in Lua form or in ",
+                                sql != nullptr ? "SQL form, not both (remove sql or lua)"
+                                               : "action form, not both (remove key/set/insert/"
+                                                 "increment/delete or lua)"));
+    }
+    PA_RETURN_IF_ERROR(ReadLuaHandler(*lua, f.Path("lua"), projection, handler));
+  } else if (sql != nullptr) {
     if (has_action) {
       return Error(sql->source(), f.Path("sql"),
                    "a handler is in SQL form or in action form, not both (remove key/set/"
@@ -894,7 +910,7 @@ absl::Status Loader::ReadHandler(Projector& projector, const Projection& project
     if (!has_action) {
       return Error(node.source(), path,
                    "a handler needs 'sql' (SQL form) or an action (set, insert, increment, "
-                   "delete)");
+                   "delete) or 'lua' (Lua form)");
     }
     if (toml::node* key = f.Take("key")) {
       PA_RETURN_IF_ERROR(ReadValue(*key, f.Path("key"), &handler.key));
@@ -929,6 +945,45 @@ absl::Status Loader::ReadHandler(Projector& projector, const Projection& project
   PA_RETURN_IF_ERROR(f.Finish());
   projector.handlers.push_back(std::move(handler));
   return absl::OkStatus();
+}
+
+absl::Status Loader::ReadLuaHandler(toml::node& lua, const std::string& path,
+                                    const Projection& projection, Handler& handler) {
+  if (!lua.is_string()) return TypeError(lua, path, "a string (the handler's Lua source)");
+  const std::string& source = lua.as_string()->get();
+  if (source.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return Error(lua.source(), path, "the Lua handler is empty");
+  }
+  if (projection.cache_backed() && projection.columns.empty()) {
+    // Without declared columns a cache-backed projection's columns are inferred from what
+    // action-form handlers name; a Lua handler's writes name none.
+    return Error(lua.source(), path,
+                 absl::StrCat("projection ", projection.name,
+                              " is cache-backed and has Lua handlers: declare its columns "
+                              "(columns = { col = \"SQL type\", ... })"));
+  }
+  handler.form = Handler::Form::kLua;
+  handler.lua = source;
+  handler.lua_line = FirstTextLine(lua);
+  return absl::OkStatus();
+}
+
+int Loader::FirstTextLine(const toml::node& node) const {
+  const toml::source_region& where = node.source();
+  const int line = static_cast<int>(where.begin.line);
+  if (line <= 0 || where.end.line <= where.begin.line) return std::max(line, 1);
+  // The text of the line the string starts on.
+  std::string_view rest = text_;
+  for (int l = 1; l < line && !rest.empty(); ++l) {
+    const size_t newline = rest.find('\n');
+    rest = newline == std::string_view::npos ? std::string_view() : rest.substr(newline + 1);
+  }
+  std::string_view first = rest.substr(0, rest.find('\n'));
+  while (!first.empty() && (first.back() == ' ' || first.back() == '\t' || first.back() == '\r')) {
+    first.remove_suffix(1);
+  }
+  const bool opens_alone = first.ends_with("\"\"\"") || first.ends_with("'''");
+  return opens_alone ? line + 1 : line;
 }
 
 absl::Status Loader::ReadValue(toml::node& node, const std::string& path, Value* out) {
@@ -1025,6 +1080,7 @@ absl::StatusOr<nlohmann::json> Loader::ToJson(const toml::node& node, const std:
 
 absl::StatusOr<Domain> Loader::Run(std::string_view text, std::string_view instance) {
   toml::table doc;
+  text_ = text;
   try {
     doc = toml::parse(text, source_);
   } catch (const toml::parse_error& error) {

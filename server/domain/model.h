@@ -103,7 +103,7 @@ struct SqlStatement {
 };
 
 struct Handler {
-  enum class Form { kSql, kAction };
+  enum class Form { kSql, kAction, kLua };
 
   std::string event;  // event name the handler is for
   Form form = Form::kAction;
@@ -118,6 +118,11 @@ struct Handler {
   std::vector<std::pair<std::string, Value>> insert;
   std::vector<std::pair<std::string, Value>> increment;
   bool remove = false;  // `delete = true`
+
+  // Lua form (docs/domain-toml.md): the handler's source, and the line of domain.toml holding
+  // its first line (errors read "domain.toml:<lua_line + line - 1>: ...").
+  std::string lua;
+  int lua_line = 0;
 };
 
 struct Projection {

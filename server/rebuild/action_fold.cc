@@ -11,6 +11,7 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/status_macros.h"
 
 namespace protean_admin::rebuild {
 namespace {
@@ -215,6 +216,7 @@ struct RowCache::State {
   size_t alias_bytes = 0;
   std::string scratch;      // Store's encoding buffer
   size_t typical_size = 1;  // of the last row stored present
+  RowState row;             // Get's and ApplyChanges' row
 
   const char* Record(const Slot& slot) const { return blocks[slot.block].get() + slot.offset; }
   absl::string_view Key(uint32_t id) const {
@@ -413,6 +415,88 @@ bool RowCache::KeysAreCanonical(const std::vector<std::string>& keys) const {
   return true;
 }
 
+absl::Status RowCache::FetchMissing(const std::vector<std::string>& missing) {
+  if (missing.empty()) return absl::OkStatus();
+  if (table_empty_ && KeysAreCanonical(missing)) {
+    for (const std::string& key : missing) state_->Emplace(key);  // known absent
+  } else {
+    absl::StatusOr<storage::FetchResult> fetched = store_.Fetch(missing);
+    RETURN_IF_ERROR(fetched.status());
+    RowState row;
+    for (storage::StoredRow& stored : fetched->rows) {
+      auto [id, inserted] = state_->Emplace(stored.key);
+      if (!inserted) continue;  // held already (another spelling of the key): newer
+      row.in_db = true;
+      row.present = true;
+      row.cells = std::move(stored.cells);
+      row.assigned.assign(columns_.size(), true);
+      state_->Store(id, row);
+    }
+    for (size_t i = 0; i < missing.size(); ++i) {
+      state_->Emplace(fetched->canonical[i]);  // absent rows are known too
+      if (missing[i] != fetched->canonical[i]) {
+        state_->AddAlias(missing[i], fetched->canonical[i]);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint32_t> RowCache::Hold(absl::string_view key) {
+  if (std::optional<uint32_t> id = state_->Find(key)) return *id;
+  if (!KeyRefused(key).ok()) return state_->Emplace(key).first;  // no row can have it
+  RETURN_IF_ERROR(FetchMissing({std::string(key)}));
+  return *state_->Find(key);
+}
+
+absl::StatusOr<bool> RowCache::Get(std::string_view key, std::vector<storage::Cell>& cells) {
+  ASSIGN_OR_RETURN(const uint32_t id, Hold(absl::string_view(key.data(), key.size())));
+  if (!(state_->Flags(id) & State::kPresent)) return false;
+  RowState& row = state_->row;
+  state_->Load(id, row);
+  row.Settle();
+  cells.swap(row.cells);
+  return true;
+}
+
+absl::Status RowCache::ApplyChanges(const std::vector<LuaRowChange>& changes) {
+  // Every row held first: a failing fetch changes none.
+  absl::InlinedVector<uint32_t, 4> ids;
+  for (const LuaRowChange& change : changes) {
+    ASSIGN_OR_RETURN(const uint32_t id, Hold(change.key));
+    ids.push_back(id);
+  }
+  const int key_index = store_.key_index();
+  RowState& row = state_->row;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    const LuaRowChange& change = changes[i];
+    state_->Load(ids[i], row);
+    if (!change.present) {
+      if (!row.present) continue;
+      row.present = false;
+    } else if (change.fresh || !row.present) {
+      row.present = true;
+      row.fresh = true;
+      row.sums.clear();
+      row.cells = change.cells;
+      row.assigned.assign(change.assigned.begin(), change.assigned.end());
+      row.cells[key_index] = std::string(state_->Key(ids[i]));
+      row.assigned[key_index] = true;
+    } else {
+      for (size_t c = 0; c < change.assigned.size(); ++c) {
+        if (!change.assigned[c]) continue;
+        row.cells[c] = change.cells[c];
+        row.DropSum(static_cast<int>(c));
+        row.assigned[c] = true;
+      }
+    }
+    row.dirty = true;
+    dirty_ = true;
+    state_->Store(ids[i], row);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<absl::Status>> RowCache::Apply(
     const std::vector<const ActionItem*>& items) {
   constexpr uint32_t kNone = ~uint32_t{0};
@@ -443,28 +527,7 @@ absl::StatusOr<std::vector<absl::Status>> RowCache::Apply(
       missing.push_back(*item.key);
     }
   }
-  if (!missing.empty() && table_empty_ && KeysAreCanonical(missing)) {
-    for (const std::string& key : missing) state_->Emplace(key);  // known absent
-  } else if (!missing.empty()) {
-    absl::StatusOr<storage::FetchResult> fetched = store_.Fetch(missing);
-    if (!fetched.ok()) return fetched.status();
-    RowState row;
-    for (storage::StoredRow& stored : fetched->rows) {
-      auto [id, inserted] = state_->Emplace(stored.key);
-      if (!inserted) continue;  // held already (another spelling of the key): newer
-      row.in_db = true;
-      row.present = true;
-      row.cells = std::move(stored.cells);
-      row.assigned.assign(columns_.size(), true);
-      state_->Store(id, row);
-    }
-    for (size_t i = 0; i < missing.size(); ++i) {
-      state_->Emplace(fetched->canonical[i]);  // absent rows are known too
-      if (missing[i] != fetched->canonical[i]) {
-        state_->AddAlias(missing[i], fetched->canonical[i]);
-      }
-    }
-  }
+  RETURN_IF_ERROR(FetchMissing(missing));
   // 2. Apply in order; a failing item leaves its row as it was.
   RowState row;
   for (size_t i = 0; i < items.size(); ++i) {

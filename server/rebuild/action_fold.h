@@ -1,8 +1,9 @@
 #ifndef PROTEAN_ADMIN_SERVER_REBUILD_ACTION_FOLD_H_
 #define PROTEAN_ADMIN_SERVER_REBUILD_ACTION_FOLD_H_
 
-// The action form's fast path (docs/design.md §5): many action events folded per key in memory,
-// then written once. The result equals applying them one by one, in order:
+// The action form's fast path (docs/design.md §5): many action events (and Lua-form calls)
+// folded per key in memory, then written once. The result equals applying them one by one, in
+// order:
 //  - row absent: with `insert` or `set`, a row is created (key, insert values, set values);
 //  - row present: set values assigned, then increment values added (NULL counts as 0);
 //  - delete: the row is removed.
@@ -12,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -19,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "server/rebuild/column_ops.h"
 #include "server/rebuild/event_payload.h"
+#include "server/rebuild/lua_runtime.h"
 #include "storage/projection_store.h"
 
 namespace protean_admin::rebuild {
@@ -46,6 +49,15 @@ class RowCache {
   // Applies `items` in order. One status per item; an error (a failing fetch) leaves the
   // cache unusable until Clear().
   absl::StatusOr<std::vector<absl::Status>> Apply(const std::vector<const ActionItem*>& items);
+  // The Lua form (lua_runtime.h): the row of `key` as the events so far left it into `cells`
+  // (every column, in table order) and true, or false when there is none. A key not held is
+  // fetched (one round trip), unless known absent. An error (a failing fetch) leaves the cache
+  // unusable until Clear().
+  absl::StatusOr<bool> Get(std::string_view key, std::vector<storage::Cell>& cells);
+  // Applies one successful Lua call's changes: each row becomes as the call left it (a fresh
+  // row's unassigned columns get their defaults when written). Fails only when fetching a
+  // row fails (then nothing is applied and the cache is unusable until Clear()).
+  absl::Status ApplyChanges(const std::vector<LuaRowChange>& changes);
   absl::Status Flush();
   void Clear();
   // Declares that the table holds no rows (it was just emptied in this transaction): a key
@@ -57,6 +69,10 @@ class RowCache {
   bool dirty() const { return dirty_; }
 
  private:
+  // Makes the rows of `missing` (keys not held, each once) held: fetched, or known absent.
+  absl::Status FetchMissing(const std::vector<std::string>& missing);
+  // The id of the row of `key`, held first when it is not.
+  absl::StatusOr<uint32_t> Hold(absl::string_view key);
   bool KeysAreCanonical(const std::vector<std::string>& keys) const;
   // Why the key column cannot hold `key`, or OK.
   absl::Status KeyRefused(absl::string_view key) const;

@@ -46,11 +46,11 @@ absl::Status Dispatcher::Apply(const std::vector<storage::MessageRef>& batch, bo
     }
     Collect(m, static_cast<int>(i), type);
   }
-  // Runs of items of one form, in event order.
+  // Runs of items folded in memory or run as SQL, in event order.
   for (size_t begin = 0, end = 0; begin < items_.size(); begin = end) {
-    while (end < items_.size() && items_[end].action == items_[begin].action) ++end;
-    RETURN_IF_ERROR(items_[begin].action ? RunActionSegment(begin, end, batch, isolated)
-                                         : RunSqlSegment(begin, end, batch, isolated));
+    while (end < items_.size() && items_[end].in_memory() == items_[begin].in_memory()) ++end;
+    RETURN_IF_ERROR(items_[begin].in_memory() ? RunMemorySegment(begin, end, batch, isolated)
+                                              : RunSqlSegment(begin, end, batch, isolated));
   }
   return absl::OkStatus();
 }
@@ -62,7 +62,11 @@ const Dispatcher::TypeEntry& Dispatcher::TypeFor(std::string_view type) {
   entry.resolution = t_.domain->Resolve(type);
   if (entry.resolution.event != nullptr) {
     for (const domain::Projector* p : t_.plan->projectors) {
-      entry.handlers.push_back(p->FindHandler(entry.resolution.event->name));
+      const domain::Handler* h = p->FindHandler(entry.resolution.event->name);
+      entry.handlers.push_back(h);
+      int lua_id = -1;
+      if (h != nullptr && h->form == domain::Handler::Form::kLua) lua_id = t_.lua->ids.at(h);
+      entry.lua_ids.push_back(lua_id);
     }
   }
   return types_.emplace(std::string(type), std::move(entry)).first->second;
@@ -91,22 +95,58 @@ void Dispatcher::Collect(const storage::MessageRef& m, int index, const TypeEntr
       ++tally_.dispatched;
       continue;
     }
+    WorkItem& w = items_.emplace_back();
+    w.message = index;
+    w.projector = p;
+    w.form = h->form;
+    if (w.form == domain::Handler::Form::kLua) {
+      EvalLua(type, p, loaded, load_status, m, w.lua);
+      continue;
+    }
     if (!loaded) {
       load_status = payload_.Load(m, type.resolution);
       loaded = true;
     }
-    WorkItem& w = items_.emplace_back();
-    w.message = index;
-    w.projector = p;
-    w.action = h->form == domain::Handler::Form::kAction;
     if (!load_status.ok()) {
-      (w.action ? w.act.eval_status : w.sql.eval_status) = load_status;
-    } else if (w.action) {
+      (w.form == domain::Handler::Form::kAction ? w.act.eval_status : w.sql.eval_status) =
+          load_status;
+    } else if (w.form == domain::Handler::Form::kAction) {
       EvalAction(*h, w.act);
     } else {
       EvalSql(*h, w.sql);
     }
   }
+}
+
+// A Lua handler reads the message's own payload (its JSON is parsed into Lua values when the
+// handler runs), or a copy of the upcast one.
+void Dispatcher::EvalLua(const TypeEntry& type, int projector, bool& loaded,
+                         absl::Status& load_status, const storage::MessageRef& m, LuaItem& item) {
+  item.id = type.lua_ids[projector];
+  item.version = type.resolution.stored_version;
+  if (type.resolution.chain.empty() || m.DataIsNull()) return;
+  if (!loaded) {
+    load_status = payload_.Load(m, type.resolution);
+    loaded = true;
+  }
+  if (!load_status.ok()) {
+    item.eval_status = load_status;
+    return;
+  }
+  item.upcast = true;
+  item.upcast_json.assign(payload_.Json());
+}
+
+const absl::Status& Dispatcher::WorkItem::eval_status() const {
+  switch (form) {
+    case domain::Handler::Form::kAction:
+      return act.eval_status;
+    case domain::Handler::Form::kSql:
+      return sql.eval_status;
+    case domain::Handler::Form::kLua:
+      break;
+  }
+  return lua.eval_status;
 }
 
 absl::StatusOr<Datum> Dispatcher::EvalValue(const domain::Value& value) {
@@ -189,24 +229,94 @@ void Dispatcher::Warn(const std::string& message, bool error) {
   if (warn_) warn_(message);
 }
 
-absl::Status Dispatcher::RunActionSegment(size_t begin, size_t end,
+absl::Status Dispatcher::RunMemorySegment(size_t begin, size_t end,
                                           const std::vector<storage::MessageRef>& batch,
                                           bool isolated) {
   if (isolated) return WriteThrough(begin, end, batch);
   // Folded into the held rows; written when the caller flushes the cache.
-  std::vector<const ActionItem*> acts;
-  acts.reserve(end - begin);
-  for (size_t i = begin; i < end; ++i) acts.push_back(&items_[i].act);
-  auto applied = t_.cache->Apply(acts);
-  if (!applied.ok()) {
-    if (Fatal(applied.status())) return applied.status();
+  std::vector<absl::Status> statuses;
+  absl::Status folded = Fold(*t_.cache, begin, end, batch, statuses);
+  if (!folded.ok()) {
+    if (Fatal(folded)) return folded;
     spdlog::warn(
         "Rebuild of {}: fetching rows failed ({}); replaying the last events one batch at a time",
-        t_.projection, std::string(applied.status().message()));
+        t_.projection, std::string(folded.message()));
     fallback_requested_ = true;
-    return applied.status();
+    return folded;
   }
-  for (size_t i = begin; i < end; ++i) Record(items_[i], (*applied)[i - begin], batch);
+  for (size_t i = begin; i < end; ++i) Record(items_[i], statuses[i - begin], batch);
+  return absl::OkStatus();
+}
+
+// Runs of action items are applied at once (their rows fetched in one round trip); each Lua
+// item is called on its own, reading the rows the items before it left.
+absl::Status Dispatcher::Fold(RowCache& cache, size_t begin, size_t end,
+                              const std::vector<storage::MessageRef>& batch,
+                              std::vector<absl::Status>& statuses) {
+  statuses.clear();
+  std::vector<const ActionItem*> acts;
+  for (size_t i = begin; i < end;) {
+    if (items_[i].form == domain::Handler::Form::kLua) {
+      ASSIGN_OR_RETURN(absl::Status called, CallLua(cache, items_[i], batch[items_[i].message]));
+      statuses.push_back(std::move(called));
+      ++i;
+      continue;
+    }
+    acts.clear();
+    for (; i < end && items_[i].form == domain::Handler::Form::kAction; ++i) {
+      acts.push_back(&items_[i].act);
+    }
+    ASSIGN_OR_RETURN(std::vector<absl::Status> applied, cache.Apply(acts));
+    for (absl::Status& s : applied) statuses.push_back(std::move(s));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// The rows a Lua handler reads: the row cache's, remembering a failure of the cache (which is
+// not the event's).
+class CacheRows : public LuaRowSource {
+ public:
+  explicit CacheRows(RowCache& cache) : cache_(cache) {}
+  absl::StatusOr<bool> Get(std::string_view key, std::vector<storage::Cell>& cells) override {
+    absl::StatusOr<bool> found = cache_.Get(key, cells);
+    if (!found.ok()) error_ = found.status();
+    return found;
+  }
+  const absl::Status& error() const { return error_; }
+
+ private:
+  RowCache& cache_;
+  absl::Status error_;
+};
+
+}  // namespace
+
+// The event's outcome (the handler's error, or OK with its changes applied to `cache`), or the
+// cache's failure.
+absl::StatusOr<absl::Status> Dispatcher::CallLua(RowCache& cache, const WorkItem& item,
+                                                 const storage::MessageRef& m) {
+  if (!item.lua.eval_status.ok()) return item.lua.eval_status;
+  LuaMeta meta;
+  meta.global_position = m.GlobalPosition();
+  meta.position = m.Position();
+  meta.time = m.Time();
+  meta.stream_name = m.StreamName();
+  meta.type = m.Type();
+  meta.id = m.Id();
+  meta.version = item.lua.version;
+  std::string_view payload;
+  if (item.lua.upcast) {
+    payload = item.lua.upcast_json;
+  } else if (!m.DataIsNull()) {
+    payload = m.Data();
+  }
+  CacheRows rows(cache);
+  absl::Status called = t_.lua->runtime->Call(item.lua.id, payload, meta, rows, lua_changes_);
+  RETURN_IF_ERROR(rows.error());
+  if (!called.ok()) return called;
+  RETURN_IF_ERROR(cache.ApplyChanges(lua_changes_));
   return absl::OkStatus();
 }
 
@@ -214,12 +324,11 @@ absl::Status Dispatcher::RunActionSegment(size_t begin, size_t end,
 // time, each in its own savepoint, skipping the failing ones.
 absl::Status Dispatcher::WriteThrough(size_t begin, size_t end,
                                       const std::vector<storage::MessageRef>& batch) {
-  std::vector<const ActionItem*> acts;
-  for (size_t i = begin; i < end; ++i) acts.push_back(&items_[i].act);
   std::vector<absl::Status> statuses;
   absl::Status s = storage::InSavepoint(*t_.writer, "pa_segment", [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(statuses, FoldAndWrite(*t_.store, *t_.specs, acts));
-    return absl::OkStatus();
+    RowCache cache(*t_.store, *t_.specs);
+    RETURN_IF_ERROR(Fold(cache, begin, end, batch, statuses));
+    return cache.Flush();
   });
   if (s.ok()) {
     for (size_t i = begin; i < end; ++i) Record(items_[i], statuses[i - begin], batch);
@@ -227,12 +336,14 @@ absl::Status Dispatcher::WriteThrough(size_t begin, size_t end,
   }
   if (Fatal(s)) return s;
   for (size_t i = begin; i < end; ++i) {
-    absl::Status outcome = items_[i].act.eval_status;
+    absl::Status outcome = items_[i].eval_status();
     if (outcome.ok()) {
       outcome = storage::InSavepoint(*t_.writer, "pa_event", [&]() -> absl::Status {
-        ASSIGN_OR_RETURN(std::vector<absl::Status> one,
-                         FoldAndWrite(*t_.store, *t_.specs, {&items_[i].act}));
-        return one[0];
+        RowCache cache(*t_.store, *t_.specs);
+        std::vector<absl::Status> one;
+        RETURN_IF_ERROR(Fold(cache, i, i + 1, batch, one));
+        RETURN_IF_ERROR(one[0]);
+        return cache.Flush();
       });
       if (!outcome.ok() && Fatal(outcome)) return outcome;
     }

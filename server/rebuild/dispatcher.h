@@ -4,8 +4,8 @@
 // Applies batches of stored messages to a projection's handlers (docs/design.md §3 phase 7,
 // §4, §5): each message's type resolved (and its payload upcast), the message dispatched to
 // every listening projector in declaration order, the handlers' values read from the payload,
-// action-form items folded into the row cache and SQL-form statements sent in pipelines, in
-// the order of the events. Counts what was dispatched and skipped.
+// action-form items and Lua-form calls folded into the row cache and SQL-form statements sent
+// in pipelines, in the order of the events. Counts what was dispatched and skipped.
 
 #include <functional>
 #include <memory>
@@ -40,6 +40,7 @@ class Dispatcher {
     const domain::Domain* domain = nullptr;
     const RebuildPlan* plan = nullptr;
     const ColumnsByHandler* columns = nullptr;
+    const LuaHandlers* lua = nullptr;  // the compiled Lua-form handlers
     const std::vector<ColumnSpec>* specs = nullptr;
     storage::ProjectionStore* store = nullptr;
     RowCache* cache = nullptr;
@@ -53,11 +54,11 @@ class Dispatcher {
   // `warn` is told every warning (once per epoch; they are logged here).
   Dispatcher(Targets targets, std::function<void(const std::string&)> warn);
 
-  // Applies `batch`. Normally action items are folded into the row cache (written when the
-  // caller flushes it) and SQL statements run without savepoints; `isolated` (an epoch being
-  // replayed) writes every action segment through and isolates each failing event in a
-  // savepoint. Errors: a fatal one (connection lost, cancel, a cache-backed write), or one
-  // that the caller cures by replaying the epoch isolated (then fallback_requested()).
+  // Applies `batch`. Normally action and Lua items are folded into the row cache (written
+  // when the caller flushes it) and SQL statements run without savepoints; `isolated` (an
+  // epoch being replayed) writes every in-memory segment through and isolates each failing
+  // event in a savepoint. Errors: a fatal one (connection lost, cancel, a cache-backed write), or
+  // one that the caller cures by replaying the epoch isolated (then fallback_requested()).
   absl::Status Apply(const std::vector<storage::MessageRef>& batch, bool isolated);
 
   bool fallback_requested() const { return fallback_requested_; }
@@ -78,16 +79,28 @@ class Dispatcher {
     std::vector<std::vector<Datum>> values;          // per statement, per parameter
     std::vector<storage::PipelineCommand> commands;  // bound when run
   };
+  struct LuaItem {
+    absl::Status eval_status;  // not OK: the event fails without running the handler
+    int id = -1;               // LuaRuntime::Call's
+    int version = 0;           // of the stored message
+    bool upcast = false;       // the payload is `upcast_json`, not the message's own
+    std::string upcast_json;
+  };
   struct WorkItem {
     int message = 0;
     int projector = 0;
-    bool action = true;
+    domain::Handler::Form form = domain::Handler::Form::kAction;
     ActionItem act;
     SqlItem sql;
+    LuaItem lua;
+    // Folded on the row cache (action and Lua forms), or run as SQL.
+    bool in_memory() const { return form != domain::Handler::Form::kSql; }
+    const absl::Status& eval_status() const;
   };
   struct TypeEntry {
     domain::Resolution resolution;
     std::vector<const domain::Handler*> handlers;  // per projector of the plan
+    std::vector<int> lua_ids;                      // per projector: LuaRuntime id, or -1
   };
 
   const TypeEntry& TypeFor(std::string_view type);
@@ -96,11 +109,20 @@ class Dispatcher {
   absl::StatusOr<Datum> EvalValue(const domain::Value& value);
   void EvalAction(const domain::Handler& handler, ActionItem& item);
   void EvalSql(const domain::Handler& handler, SqlItem& item);
+  void EvalLua(const TypeEntry& type, int projector, bool& loaded, absl::Status& load_status,
+               const storage::MessageRef& message, LuaItem& item);
   void Record(const WorkItem& item, const absl::Status& status,
               const std::vector<storage::MessageRef>& batch);
   void Warn(const std::string& message, bool error);
-  absl::Status RunActionSegment(size_t begin, size_t end,
+  absl::Status RunMemorySegment(size_t begin, size_t end,
                                 const std::vector<storage::MessageRef>& batch, bool isolated);
+  // Folds items [begin, end) into `cache` in order, one status per item into `statuses`. An
+  // error is the cache's (a failing fetch), not an event's.
+  absl::Status Fold(RowCache& cache, size_t begin, size_t end,
+                    const std::vector<storage::MessageRef>& batch,
+                    std::vector<absl::Status>& statuses);
+  absl::StatusOr<absl::Status> CallLua(RowCache& cache, const WorkItem& item,
+                                       const storage::MessageRef& message);
   absl::Status WriteThrough(size_t begin, size_t end,
                             const std::vector<storage::MessageRef>& batch);
   absl::Status RunSqlSegment(size_t begin, size_t end,
@@ -115,6 +137,7 @@ class Dispatcher {
   absl::flat_hash_map<std::string, TypeEntry> types_;  // heterogeneous lookup: no copy
   EventPayload payload_;
   std::vector<WorkItem> items_;
+  std::vector<LuaRowChange> lua_changes_;  // reused by every Lua call
   Tally tally_;
   std::string last_projector_;
   bool fallback_requested_ = false;

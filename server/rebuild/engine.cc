@@ -98,7 +98,7 @@ absl::Status Engine::OpenTarget() {
   if (shadow()) RETURN_IF_ERROR(OpenShadow());
   for (const storage::ColumnInfo& c : table_->columns) specs_.push_back(ColumnSpec::From(c));
   const int key_index = table_->ColumnIndex(projection_.key);
-  if (plan_.has_action && key_index < 0) {
+  if ((plan_.has_action || plan_.has_lua) && key_index < 0) {
     return absl::FailedPreconditionError(absl::StrCat("Projection '", projection_.name, "': table ",
                                                       table_->qualified, " has no key column ",
                                                       projection_.key));
@@ -116,6 +116,7 @@ absl::Status Engine::OpenTarget() {
   targets.domain = &domain_;
   targets.plan = &plan_;
   targets.columns = &handler_columns_;
+  targets.lua = &lua_;
   targets.specs = &specs_;
   targets.store = store_.get();
   targets.cache = cache_.get();
@@ -129,8 +130,8 @@ absl::Status Engine::OpenTarget() {
   return absl::OkStatus();
 }
 
-// A cache-backed projection: action form only, and Redis reachable before anything is
-// truncated.
+// A cache-backed projection: action and Lua forms only, and Redis reachable before anything
+// is truncated.
 absl::Status Engine::OpenCache(std::unique_ptr<RedisProjectionStore>& store) {
   for (const domain::Projector* p : plan_.projectors) {
     for (const domain::Handler& h : p->handlers) {
@@ -179,9 +180,12 @@ absl::Status Engine::OpenTable() {
 }
 
 // Checks every handler against the real table before anything is truncated: action-form
-// columns exist, SQL-form statements prepare (their parameters typed, sql_statements.h).
+// columns exist, Lua-form handlers compile, SQL-form statements prepare (their parameters
+// typed, sql_statements.h).
 absl::Status Engine::PlanHandlers() {
   ASSIGN_OR_RETURN(handler_columns_, ResolveHandlerColumns(plan_, *table_));
+  ASSIGN_OR_RETURN(lua_, CompileLuaHandlers(plan_, *table_, table_->ColumnIndex(projection_.key),
+                                            domain_.source_file));
   for (const domain::Projector* p : plan_.projectors) {
     for (const domain::Handler& h : p->handlers) {
       for (const domain::SqlStatement& statement : h.sql) {

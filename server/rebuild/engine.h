@@ -118,6 +118,7 @@ class Engine {
   std::optional<storage::TableInfo> table_;
   std::vector<ColumnSpec> specs_;
   ColumnsByHandler handler_columns_;
+  LuaHandlers lua_;  // one Lua state for the job, its handlers compiled while planning
   std::unique_ptr<storage::ProjectionStore> store_;
   std::unique_ptr<SqlStatements> sql_;
   // Action rows held across batches; written at the end of an epoch (or when full).

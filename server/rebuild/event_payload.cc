@@ -72,6 +72,7 @@ absl::Status EventPayload::Load(const storage::MessageRef& message,
     buffer_ = payload.dump();
   }
   size_t length = buffer_.size();
+  length_ = length;
   buffer_.resize(length + simdjson::SIMDJSON_PADDING);
   auto doc = parser_.iterate(buffer_.data(), length, buffer_.size());
   if (doc.error()) {

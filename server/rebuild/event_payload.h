@@ -44,6 +44,12 @@ class EventPayload {
   // InvalidArgument for a payload that is not valid JSON or cannot be upcast.
   absl::Status Load(const storage::MessageRef& message, const domain::Resolution& resolution);
 
+  // The loaded payload's JSON text (upcast when it was; empty for a NULL payload), valid
+  // until the next Load.
+  std::string_view Json() const {
+    return empty_ ? std::string_view() : std::string_view(buffer_.data(), length_);
+  }
+
   // Parameters are remembered by address (their JSON pointer is cached): they must outlive
   // this object.
   absl::StatusOr<Datum> Get(const domain::Parameter& parameter);
@@ -51,7 +57,8 @@ class EventPayload {
  private:
   simdjson::ondemand::parser parser_;
   simdjson::ondemand::document doc_;
-  std::string buffer_;
+  std::string buffer_;  // the JSON text, then simdjson's padding
+  size_t length_ = 0;   // of the JSON text
   std::unordered_map<const domain::Parameter*, std::string> pointers_;
   bool empty_ = true;
   const storage::MessageRef* message_ = nullptr;

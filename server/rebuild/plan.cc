@@ -2,6 +2,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace protean_admin::rebuild {
 namespace {
@@ -50,6 +51,22 @@ absl::Status ResolveDatabase(const domain::Domain& domain, const domain::Project
   return absl::OkStatus();
 }
 
+// Lua's messages start with their place, "<chunk>:<line>: " (the chunk: `file`, possibly
+// truncated): that becomes `where` ("<file>:<line>") and is removed from `message`.
+void SplitLuaPlace(const std::string& file, std::string& where, std::string_view& message) {
+  for (size_t colon = message.find(':'); colon != std::string_view::npos;
+       colon = message.find(':', colon + 1)) {
+    if (colon > file.size() || file.compare(0, colon, message.substr(0, colon)) != 0) return;
+    const size_t end = message.find(": ", colon + 1);
+    if (end == std::string_view::npos || end == colon + 1) continue;
+    const std::string_view line = message.substr(colon + 1, end - colon - 1);
+    if (line.find_first_not_of("0123456789") != std::string_view::npos) continue;
+    where = absl::StrCat(file, ":", std::string(line));
+    message.remove_prefix(end + 2);
+    return;
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<RebuildPlan> PlanRebuild(const domain::Domain& domain,
@@ -66,8 +83,10 @@ absl::StatusOr<RebuildPlan> PlanRebuild(const domain::Domain& domain,
     for (const domain::Handler& h : p.handlers) {
       plan.has_action |= h.form == domain::Handler::Form::kAction;
       plan.has_sql |= h.form == domain::Handler::Form::kSql;
-      plan.reads_time |= ReadsAttribute(h, domain::MessageAttribute::kTime);
-      plan.reads_id |= ReadsAttribute(h, domain::MessageAttribute::kMessageId);
+      const bool lua = h.form == domain::Handler::Form::kLua;
+      plan.has_lua |= lua;
+      plan.reads_time |= lua || ReadsAttribute(h, domain::MessageAttribute::kTime);
+      plan.reads_id |= lua || ReadsAttribute(h, domain::MessageAttribute::kMessageId);
     }
   }
   absl::Status database = ResolveDatabase(domain, projection, plan);
@@ -93,6 +112,30 @@ absl::StatusOr<ColumnsByHandler> ResolveHandlerColumns(const RebuildPlan& plan,
           indexes->push_back(index);
         }
       }
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<LuaHandlers> CompileLuaHandlers(const RebuildPlan& plan,
+                                               const storage::TableInfo& table, int key_index,
+                                               const std::string& file, LuaLimits limits) {
+  LuaHandlers out;
+  if (!plan.has_lua) return out;
+  ASSIGN_OR_RETURN(out.runtime, LuaRuntime::Create(table, key_index, limits));
+  for (const domain::Projector* p : plan.projectors) {
+    for (const domain::Handler& h : p->handlers) {
+      if (h.form != domain::Handler::Form::kLua) continue;
+      absl::StatusOr<int> id = out.runtime->Compile(h.lua, file, h.lua_line);
+      if (id.ok()) {
+        out.ids.emplace(&h, *id);
+        continue;
+      }
+      std::string where = h.where;
+      const std::string text(id.status().message());
+      std::string_view message = text;
+      SplitLuaPlace(file, where, message);
+      return HandlerError(*p, h, where, std::string(message));
     }
   }
   return out;

@@ -5,13 +5,16 @@
 // which projectors feed the projection, which categories to read and who listens to each,
 // what the handlers read and, once the table is known, which columns they write. No I/O.
 
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/domain/model.h"
+#include "server/rebuild/lua_runtime.h"
 #include "storage/projection_table.h"
 
 namespace protean_admin::rebuild {
@@ -28,7 +31,9 @@ struct RebuildPlan {
   int categories_processed = 0;
   bool has_action = false;
   bool has_sql = false;
-  // Message columns some handler reads (:$time, :$message_id); others are not fetched.
+  bool has_lua = false;
+  // Message columns some handler reads (:$time, :$message_id; every Lua handler may read
+  // meta.time and meta.id); others are not fetched.
   bool reads_time = false;
   bool reads_id = false;
   // The schema the projection's table is looked up in ("" for the connection's search_path)
@@ -52,6 +57,19 @@ using ColumnsByHandler = std::unordered_map<const domain::Handler*, HandlerColum
 // column is FailedPrecondition naming its place (HandlerError).
 absl::StatusOr<ColumnsByHandler> ResolveHandlerColumns(const RebuildPlan& plan,
                                                        const storage::TableInfo& table);
+
+// The Lua-form handlers of a rebuild, compiled into the one Lua state of its job.
+struct LuaHandlers {
+  std::unique_ptr<LuaRuntime> runtime;                   // null when the plan has no Lua handler
+  absl::flat_hash_map<const domain::Handler*, int> ids;  // handler -> LuaRuntime::Call id
+};
+
+// Compiles every Lua-form handler of `plan` for `table` (its key column: columns[key_index]),
+// naming lines of `file`. A syntax error is FailedPrecondition "domain.toml:LINE: projector
+// X, event Y: <Lua's message>" (LINE: the line of the error in `file`).
+absl::StatusOr<LuaHandlers> CompileLuaHandlers(const RebuildPlan& plan,
+                                               const storage::TableInfo& table, int key_index,
+                                               const std::string& file, LuaLimits limits = {});
 
 // "domain.toml:27: projector P, event E: <message>" (without the place when it is unknown),
 // as FailedPrecondition: a handler that cannot work with the real table or database.

@@ -1,7 +1,9 @@
 // Rebuilding a cache-backed projection through the engine (issue 7): Balances in Redis,
 // truncation by prefix sparing look-alikes, JSON values with the cache's TTL, the SQL form
-// refused, Redis unreachable before anything and Redis lost mid-rebuild.
+// refused, Redis unreachable before anything and Redis lost mid-rebuild; Lua-form handlers
+// folding into Redis (issue 16).
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -151,6 +153,121 @@ TEST_F(CacheRebuildTest, TheLockIsTheRedisInstanceAndPrefix) {
   auto other = Rebuild("Balances");
   ASSERT_TRUE(other.ok()) << other.status();
   EXPECT_TRUE(other->success());
+}
+
+// Stock, cache-backed in the cache "default", and its projector in the Lua form (lines 10,
+// 20, 30, 40 of "(test fixture)").
+void AddStockProjection(domain::Domain& d) {
+  domain::Projection stock;
+  stock.name = "Stock";
+  stock.key = "sku";
+  stock.table = "stock";
+  stock.cache = "default";
+  stock.cache_prefix = "stock";
+  stock.columns = {{"sku", "varchar(20)"},     {"on_hand", "integer"},
+                   {"value", "numeric(12,2)"}, {"weight", "double precision"},
+                   {"lots", "jsonb"},          {"note", "text"}};
+  d.projections.push_back(stock);
+  domain::Projector projector;
+  projector.name = "StockProjector";
+  projector.projector_for = "Stock";
+  projector.categories = {"test::transaction"};
+  auto on = [&](const std::string& event, const std::string& source) {
+    AddEvent(d, event, "Transaction");
+    domain::Handler h;
+    h.event = event;
+    h.form = domain::Handler::Form::kLua;
+    h.lua = source;
+    h.lua_line = 10 * static_cast<int>(projector.handlers.size() + 1);
+    h.where = absl::StrCat("(test fixture):", h.lua_line - 1);
+    projector.handlers.push_back(std::move(h));
+  };
+  on("Received", R"lua(local r = rows[event.sku]
+if r == nil then
+  rows[event.sku] = { on_hand = event.quantity, value = decimal(event.price) * event.quantity,
+                      weight = event.weight, lots = array({ event.lot }) }
+else
+  r.on_hand = r.on_hand + event.quantity
+  r.value = r.value + decimal(event.price) * event.quantity
+  r.weight = r.weight + event.weight
+  table.insert(r.lots, event.lot)
+end
+)lua");
+  on("Moved", R"lua(local from, to = rows[event.from], rows[event.to]
+if not from or not to then error("unknown sku") end
+from.on_hand = from.on_hand - event.quantity
+to.on_hand = to.on_hand + event.quantity
+rows[event.from .. "-log"] = { note = meta.stream_name .. "@" .. meta.position }
+)lua");
+  on("Discontinued", "rows[event.sku] = nil\n");
+  on("Bad", "rows[event.sku].on_hand = -1\nrows['ghost'] = {}\nerror('refused')\n");
+  d.projectors.push_back(projector);
+  d.BuildTypeIndex();
+}
+
+// Lua-form handlers on a cache-backed projection (issue 16): rows read back from Redis when
+// the row cache does not hold them (a 1-byte cache), several rows per event and computed
+// keys, deletes, exact numerics, JSON lists changed in place, and a failing handler leaving
+// none of its writes, in every batch size.
+TEST_F(CacheRebuildTest, LuaHandlersFoldIntoRedis) {
+  AddStockProjection(domain_);
+  auto emit = [&](const std::string& stream, const std::string& event, nlohmann::json data) {
+    Write("test::transaction-" + stream, "Test." + event + ".v1", data);
+  };
+  emit("a", "Received",
+       {{"sku", "a"}, {"quantity", 10}, {"price", "1.10"}, {"weight", 0.1}, {"lot", "L1"}});
+  emit("b", "Received",
+       {{"sku", "b"}, {"quantity", 5}, {"price", "0.25"}, {"weight", 0.2}, {"lot", "L2"}});
+  emit("a", "Received",
+       {{"sku", "a"}, {"quantity", 2}, {"price", "1.05"}, {"weight", 0.2}, {"lot", "L3"}});
+  emit("a", "Bad", {{"sku", "a"}});
+  emit("a", "Moved", {{"from", "a"}, {"to", "b"}, {"quantity", 4}});
+  emit("c", "Received",
+       {{"sku", "c"}, {"quantity", 1}, {"price", "9"}, {"weight", 1.5}, {"lot", "L4"}});
+  emit("c", "Discontinued", {{"sku", "c"}});
+  emit("a", "Moved", {{"from", "a"}, {"to", "c"}, {"quantity", 1}});  // c is gone: skipped
+
+  for (int batch_size : {1, 3, 500}) {
+    for (int64_t cache_bytes : {int64_t{1}, int64_t{64} << 20}) {
+      SCOPED_TRACE(absl::StrCat("batch size ", batch_size, ", row cache ", cache_bytes));
+      ASSERT_TRUE(redis_client_->WriteMany({{"stock:::stale", "{}"}}, 0).ok());
+      rebuild::RebuildOptions options;
+      options.batch_size = batch_size;
+      options.row_cache_bytes = cache_bytes;
+      auto result = Rebuild("Stock", options);
+      ASSERT_TRUE(result.ok()) << result.status();
+      EXPECT_TRUE(result->success()) << result->errors[0];
+      EXPECT_EQ(result->events_dispatched, 6);
+      EXPECT_EQ(result->events_skipped, 2);
+      ASSERT_EQ(result->skip_reasons.size(), 2u);
+      EXPECT_EQ(result->skip_reasons[0].reason, "(test fixture):42: refused");
+      EXPECT_EQ(result->skip_reasons[0].first_positions, std::vector<int64_t>{4});
+      EXPECT_EQ(result->skip_reasons[1].reason, "(test fixture):21: unknown sku");
+      EXPECT_EQ(result->skip_reasons[1].first_positions, std::vector<int64_t>{8});
+
+      auto keys = redis_client_->Command({"KEYS", "stock:::*"});
+      ASSERT_TRUE(keys.ok()) << keys.status();
+      std::vector<std::string> names;
+      for (const storage::RedisReply& k : keys->elements) names.push_back(k.str);
+      std::sort(names.begin(), names.end());
+      EXPECT_EQ(names, (std::vector<std::string>{"stock:::a", "stock:::a-log", "stock:::b"}));
+      // Numeric columns keep their digits: the raw documents.
+      auto raw = redis_client_->GetMany({"stock:::a", "stock:::b", "stock:::a-log"});
+      ASSERT_TRUE(raw.ok()) << raw.status();
+      EXPECT_EQ((*raw)[0].value_or(""),
+                R"({"sku":"a","on_hand":8,"value":13.10,"weight":0.30000000000000004,)"
+                R"("lots":["L1","L3"],"note":null})");
+      EXPECT_EQ((*raw)[1].value_or(""),
+                R"({"sku":"b","on_hand":9,"value":1.25,"weight":0.2,"lots":["L2"],"note":null})");
+      EXPECT_EQ((*raw)[2].value_or(""),
+                R"({"sku":"a-log","on_hand":null,"value":null,"weight":null,"lots":null,)"
+                R"("note":"test::transaction-a@3"})");
+      EXPECT_EQ(Doc("stock:::a")["weight"].get<double>(), 0.1 + 0.2);  // in event order
+      auto ttl = redis_client_->Ttl("stock:::a-log");
+      ASSERT_TRUE(ttl.ok());
+      EXPECT_GT(*ttl, 290);
+    }
+  }
 }
 
 }  // namespace

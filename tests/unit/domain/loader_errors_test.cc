@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "absl/strings/str_replace.h"
 #include "server/domain/loader.h"
 
 namespace protean_admin::domain {
@@ -432,7 +433,7 @@ TEST(LoaderValidationTest, ActionFormHandlers) {
               HasSubstr("key 'projectors.P.on.Registered': the handler does nothing"));
   EXPECT_THAT(Error(base),
               HasSubstr("key 'projectors.P.on.Registered': a handler needs 'sql' (SQL form) or "
-                        "an action"));
+                        "an action (set, insert, increment, delete) or 'lua' (Lua form)"));
   EXPECT_THAT(Error(base + "sql = \"SELECT 1\"\nset = { a = 1 }\n"),
               HasSubstr("key 'projectors.P.on.Registered.sql': a handler is in SQL form or in "
                         "action form, not both"));
@@ -508,6 +509,50 @@ TEST(LoaderValidationTest, SqlFormHandlers) {
               HasSubstr("key 'projectors.P.on.Registered.sql': must not be empty"));
   EXPECT_THAT(Error(base + "sql = \" ; \"\n"),
               HasSubstr("key 'projectors.P.on.Registered.sql': the SQL statement is empty"));
+}
+
+// The Lua form: its source and the line of its first line (the newline right after the
+// opening quotes of a multi-line string is not part of it), exclusive with the other forms.
+TEST(LoaderValidationTest, LuaFormHandlers) {
+  std::string base = kHead + kProjection + "[projectors.P.on.Registered]\n";  // line 16
+  auto d = Parse(base + "lua = \"\"\"\nlocal r = rows[event.id]\nr.n = 1\n\"\"\"\n");
+  ASSERT_TRUE(d.ok()) << d.status();
+  const Handler& h = d->projectors[0].handlers[0];
+  EXPECT_EQ(h.form, Handler::Form::kLua);
+  EXPECT_EQ(h.lua, "local r = rows[event.id]\nr.n = 1\n");
+  EXPECT_EQ(h.lua_line, 18);
+  EXPECT_EQ(h.where, "t.toml:16");
+
+  auto same_line = Parse(base + "lua = \'\'\'rows[event.id] = nil\nlocal x = 1\'\'\'\n");
+  ASSERT_TRUE(same_line.ok()) << same_line.status();
+  EXPECT_EQ(same_line->projectors[0].handlers[0].lua_line, 17);
+  auto one_line = Parse(base + "\n\nlua = \"rows[event.id] = nil\"\n");
+  ASSERT_TRUE(one_line.ok()) << one_line.status();
+  EXPECT_EQ(one_line->projectors[0].handlers[0].lua_line, 19);
+
+  EXPECT_EQ(Error(base + "lua = \"rows[1] = nil\"\nsql = \"SELECT 1\"\n"),
+            "Error loading Protean domain: t.toml:17:7: key 'projectors.P.on.Registered.lua': a "
+            "handler is in Lua form or in SQL form, not both (remove sql or lua)");
+  EXPECT_THAT(Error(base + "lua = \"rows[1] = nil\"\nset = { a = 1 }\n"),
+              HasSubstr("t.toml:17:7: key 'projectors.P.on.Registered.lua': a handler is in Lua "
+                        "form or in action form, not both (remove key/set/insert/increment/delete "
+                        "or lua)"));
+  EXPECT_THAT(Error(base + "lua = 5\n"),
+              HasSubstr("key 'projectors.P.on.Registered.lua': expected a string (the "
+                        "handler's Lua source), got integer"));
+  EXPECT_THAT(Error(base + "lua = \"\"\"\n  \n\"\"\"\n"),
+              HasSubstr("key 'projectors.P.on.Registered.lua': the Lua handler is empty"));
+  const std::string cached = kHead +
+                             "[caches.c]\nURI = \"redis://r\"\n[projections.Balances]\n"
+                             "key = \"user_id\"\ncache = \"c\"\n[projectors.P]\n"
+                             "projector_for = \"Balances\"\naggregates = [\"User\"]\n"
+                             "[projectors.P.on.Registered]\nlua = \"rows[1] = nil\"\n";
+  EXPECT_THAT(Error(cached),
+              HasSubstr("t.toml:20:7: key 'projectors.P.on.Registered.lua': projection Balances "
+                        "is cache-backed and has Lua handlers: declare its columns"));
+  auto declared = Parse(absl::StrReplaceAll(
+      cached, {{"cache = \"c\"\n", "cache = \"c\"\ncolumns = { user_id = \"text\" }\n"}}));
+  EXPECT_TRUE(declared.ok()) << declared.status();
 }
 
 TEST(LoaderValidationTest, DeclarationOrderIsKept) {

@@ -302,7 +302,7 @@ TEST(LoaderTest, BenchDomainInstancesLoad) {
   if (text.empty()) GTEST_SKIP() << "bench/domain.toml not present";
   LoadOptions options =
       Env({{"DATABASE_URL", "postgresql://a"}, {"MESSAGE_DB_URL", "postgresql://b"}});
-  for (const char* instance : {"action", "sql"}) {
+  for (const char* instance : {"action", "sql", "lua"}) {
     auto d = ParseDomain(text, "bench/domain.toml", instance, options);
     ASSERT_TRUE(d.ok()) << d.status();
     EXPECT_EQ(d->projections[0].name, "Balances");
