@@ -255,7 +255,10 @@ pb::RebuildOptions ToRebuildOptions(const RebuildArgs& args) {
   pb::RebuildOptions options;
   options.set_domain(args.domain);
   options.set_batch_size(args.batch_size);
-  options.set_strategy(args.strategy == "inplace" ? pb::STRATEGY_INPLACE : pb::STRATEGY_ATOMIC);
+  options.set_strategy(args.strategy == "inplace"  ? pb::STRATEGY_INPLACE
+                       : args.strategy == "shadow" ? pb::STRATEGY_SHADOW
+                                                   : pb::STRATEGY_ATOMIC);
+  options.set_wait_timeout_seconds(args.wait_timeout_seconds);
   options.set_force(args.force);
   options.set_detach(args.detach);
   if (args.max_skipped.has_value()) options.set_max_skipped(*args.max_skipped);

@@ -38,7 +38,8 @@ struct RebuildArgs {
   std::string domain = ".";
   std::string projection;  // empty: all
   int batch_size = kDefaultBatchSize;
-  std::string strategy = "atomic";  // atomic | inplace
+  std::string strategy = "atomic";  // atomic | inplace | shadow
+  int wait_timeout_seconds = 0;     // shadow: 0 waits without limit
   bool force = false;
   bool json = false;
   bool detach = false;

@@ -95,9 +95,16 @@ void AddRebuildCommand(CLI::App& app, CommandLine& cl) {
                   absl::StrCat("Events per page and batch, 1 to ", protean_admin::kMaxBatchSize))
       ->capture_default_str()
       ->check(CLI::Range(1, protean_admin::kMaxBatchSize));
-  cmd->add_option("--strategy", cl.rebuild.strategy, "atomic or inplace")
+  cmd->add_option("--strategy", cl.rebuild.strategy,
+                  "atomic, inplace, or shadow (build while the event server runs; stop it "
+                  "when told \"waiting for the event server to stop\")")
       ->capture_default_str()
-      ->check(CLI::IsMember({"atomic", "inplace"}));
+      ->check(CLI::IsMember({"atomic", "inplace", "shadow"}));
+  cmd->add_option("--wait-timeout", cl.rebuild.wait_timeout_seconds,
+                  "Shadow strategy: seconds to wait for the event server to stop before giving "
+                  "up (the shadow is dropped); 0 waits without limit")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 7 * 24 * 3600));
   cmd->add_flag("--force", cl.rebuild.force,
                 "Skip the event-server guard (the daemon logs it loudly)");
   cmd->add_flag("--json", cl.rebuild.json, "Print JSON lines instead of text");

@@ -173,6 +173,12 @@ std::string PhaseName(pb::Phase phase) {
       return "commit";
     case pb::PHASE_DONE:
       return "done";
+    case pb::PHASE_WAITING:
+      return "waiting";
+    case pb::PHASE_CATCH_UP:
+      return "catch-up";
+    case pb::PHASE_SWAP:
+      return "swap";
     default:
       return "unspecified";
   }
@@ -245,6 +251,7 @@ nlohmann::json EventJson(const pb::RebuildEvent& event) {
       j["type"] = "phase";
       j["projection"] = event.phase().projection();
       j["phase"] = PhaseName(event.phase().phase());
+      if (event.phase().since_unix_ms() != 0) j["since_unix_ms"] = event.phase().since_unix_ms();
       break;
     case pb::RebuildEvent::kProgress: {
       const pb::Progress& p = event.progress();
@@ -295,6 +302,15 @@ nlohmann::json ProjectionJson(const pb::ProjectionInfo& projection) {
                                                   projection.categories().end())}};
 }
 
+namespace {
+
+std::string_view StrategyName(pb::Strategy strategy) {
+  if (strategy == pb::STRATEGY_SHADOW) return "shadow";
+  return strategy == pb::STRATEGY_INPLACE ? "inplace" : "atomic";
+}
+
+}  // namespace
+
 nlohmann::json JobJson(const pb::JobInfo& job) {
   nlohmann::json results = nlohmann::json::array();
   for (const pb::RebuildResult& r : job.results()) results.push_back(ResultJson(r));
@@ -302,7 +318,7 @@ nlohmann::json JobJson(const pb::JobInfo& job) {
           {"domain", job.domain()},
           {"projection", job.projection()},
           {"all", job.all()},
-          {"strategy", job.strategy() == pb::STRATEGY_INPLACE ? "inplace" : "atomic"},
+          {"strategy", StrategyName(job.strategy())},
           {"state", JobStateName(job.state())},
           {"requested_by", job.requested_by()},
           {"peer", job.peer()},
@@ -310,6 +326,7 @@ nlohmann::json JobJson(const pb::JobInfo& job) {
           {"finished_unix_ms", job.finished_unix_ms()},
           {"processed", job.processed()},
           {"total", job.total()},
+          {"waiting_since_unix_ms", job.waiting_since_unix_ms()},
           {"results", results},
           {"error", job.error()}};
 }
@@ -328,7 +345,12 @@ std::vector<std::string> JobsTable(const std::vector<pb::JobInfo>& jobs, int64_t
   for (const pb::JobInfo& job : jobs) {
     int64_t end = job.finished_unix_ms() > 0 ? job.finished_unix_ms() : now_unix_ms;
     std::string detail;
-    if (job.state() == pb::JOB_STATE_RUNNING) {
+    if (job.state() == pb::JOB_STATE_RUNNING && job.waiting_since_unix_ms() > 0) {
+      detail = absl::StrCat(
+          "waiting for the event server to stop (",
+          FormatDuration(static_cast<double>(now_unix_ms - job.waiting_since_unix_ms()) / 1000.0),
+          ")");
+    } else if (job.state() == pb::JOB_STATE_RUNNING) {
       detail = absl::StrCat(job.processed(), "/", job.total(), " events");
     } else if (!job.error().empty()) {
       detail = job.error();
@@ -342,8 +364,7 @@ std::vector<std::string> JobsTable(const std::vector<pb::JobInfo>& jobs, int64_t
     if (partial) detail = "left partial; " + detail;
     lines.push_back(absl::StrFormat(
         "%-10s %-11s %-24s %-8s %9s  %s", job.job_id(), JobStateName(job.state()),
-        job.all() ? std::string("(all)") : job.projection(),
-        job.strategy() == pb::STRATEGY_INPLACE ? "inplace" : "atomic",
+        job.all() ? std::string("(all)") : job.projection(), StrategyName(job.strategy()),
         FormatDuration(static_cast<double>(end - job.started_unix_ms()) / 1000.0), detail));
   }
   return lines;
@@ -406,6 +427,11 @@ void RebuildRenderer::OnEvent(const pb::RebuildEvent& event) {
 
   if (mode_ == ProgressMode::kJson) {
     out_ << EventJson(event).dump() << "\n" << std::flush;
+    // The operator's cue (shadow strategy) also in JSON mode: stdout may be a pipe.
+    if (event.has_phase() && event.phase().phase() == pb::PHASE_WAITING) {
+      err_ << "[" << event.phase().projection()
+           << "] shadow built; waiting for the event server to stop\n";
+    }
     return;
   }
   switch (event.event_case()) {
@@ -416,7 +442,12 @@ void RebuildRenderer::OnEvent(const pb::RebuildEvent& event) {
            << ")\n";
       break;
     case pb::RebuildEvent::kPhase:
-      if (mode_ == ProgressMode::kPlain) {
+      if (event.phase().phase() == pb::PHASE_WAITING) {
+        // The operator's cue (shadow strategy), on a terminal too.
+        ClearBar();
+        err_ << "[" << event.phase().projection()
+             << "] shadow built; waiting for the event server to stop\n";
+      } else if (mode_ == ProgressMode::kPlain) {
         err_ << "[" << event.phase().projection() << "] " << PhaseName(event.phase().phase())
              << "\n";
       }

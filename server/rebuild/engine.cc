@@ -21,9 +21,14 @@ absl::StatusOr<RebuildResult> Engine::Run() {
   absl::Status status = Prepare();
   if (status.ok() && !plan_.projectors.empty()) {
     status = Replay();
-    ReportSkips();
-    status = Finish(status);
+    if (shadow()) {
+      status = FinishShadow(status);
+    } else {
+      ReportSkips();
+      status = Finish(status);
+    }
   }
+  if (shadow_created_) DropShadow();
   if (locked_ && writer_ && writer_->ok()) (void)storage::AdvisoryUnlock(*writer_, lock_text_);
   result_.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::steady_clock::now() - started)
@@ -57,7 +62,7 @@ absl::Status Engine::Prepare() {
   RETURN_IF_ERROR(OpenEventStore());
   EmitPhase(Phase::kSnapshot);
   RETURN_IF_ERROR(Snapshot());
-  EmitPhase(Phase::kTruncate);
+  if (!shadow()) EmitPhase(Phase::kTruncate);
   return Truncate();
 }
 
@@ -80,6 +85,8 @@ absl::Status Engine::LockAndGuard() {
                                            lock_text_, ")"));
   }
   locked_ = true;
+  // The shadow strategy builds while the event server runs and polls the guard later.
+  if (shadow()) return absl::OkStatus();
   return options_.guard ? options_.guard(domain_, projection_) : absl::OkStatus();
 }
 
@@ -87,6 +94,8 @@ absl::Status Engine::LockAndGuard() {
 absl::Status Engine::OpenTarget() {
   std::unique_ptr<RedisProjectionStore> cache_store;
   RETURN_IF_ERROR(projection_.cache_backed() ? OpenCache(cache_store) : OpenTable());
+  if (!projection_.cache_backed()) SweepOrphanShadows();
+  if (shadow()) RETURN_IF_ERROR(OpenShadow());
   for (const storage::ColumnInfo& c : table_->columns) specs_.push_back(ColumnSpec::From(c));
   const int key_index = table_->ColumnIndex(projection_.key);
   if ((plan_.has_action || plan_.has_lua) && key_index < 0) {
@@ -218,6 +227,10 @@ absl::Status Engine::Snapshot() {
 absl::Status Engine::Truncate() {
   RETURN_IF_ERROR(Exec("BEGIN"));
   in_transaction_ = true;
+  if (shadow()) {
+    cache_->SetTableEmpty();  // created empty just now, and only this rebuild writes it
+    return absl::OkStatus();
+  }
   RETURN_IF_ERROR(store_->Truncate());
   if (options_.strategy == Strategy::kAtomic && !projection_.cache_backed()) {
     cache_->SetTableEmpty();  // this transaction's alone until the commit
@@ -343,6 +356,7 @@ void Engine::EmitPhase(Phase phase) {
   e.processed = processed_;
   e.total = ReportedTotal();
   e.skipped = dispatcher_ ? dispatcher_->tally().skipped : 0;
+  if (phase == Phase::kWaiting) e.since_unix_ms = waiting_since_unix_ms_;
   options_.on_progress(e);
 }
 

@@ -11,6 +11,7 @@
 // after the commit (a crash between the two leaves the old positions, which is what Protean's
 // own rebuild always does).
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,6 +72,19 @@ class Engine {
   absl::Status HandOff(storage::PgConnection& conn, bool set_local_search_path);
   void ReportSkips();
 
+  // The shadow strategy (engine_shadow.cc, docs/design.md §4): the replay writes a shadow
+  // table, committed at each epoch's end; then wait for the event server to stop, catch up
+  // to the new head, swap the rows into the live table in one transaction, drop the shadow.
+  bool shadow() const { return options_.strategy == Strategy::kShadow; }
+  void SweepOrphanShadows();
+  absl::Status OpenShadow();
+  absl::Status CommitShadowEpoch(bool begin_next);
+  absl::Status FinishShadow(absl::Status built);
+  absl::Status WaitForServerStop();
+  absl::Status CatchUp();
+  absl::Status Swap();
+  void DropShadow();
+
   absl::Status Exec(std::string_view sql);
   absl::Status Rollback();
   void EmitPhase(Phase phase);
@@ -93,6 +107,13 @@ class Engine {
   bool locked_ = false;
   bool in_transaction_ = false;
   bool truncated_ = false;  // in place: the truncation is committed
+
+  // kShadow: the live table (table_ is then the shadow) and the shadow's schema.
+  std::optional<storage::TableInfo> live_table_;
+  std::string shadow_schema_;
+  bool shadow_created_ = false;
+  int64_t waiting_since_unix_ms_ = 0;
+  std::chrono::steady_clock::time_point server_stopped_at_;  // the guard went quiet
 
   std::optional<storage::TableInfo> table_;
   std::vector<ColumnSpec> specs_;

@@ -35,10 +35,13 @@ absl::Status Engine::Replay() {
     total_exact_ = true;
     EmitProgress();
   }
-  return inplace ? absl::OkStatus() : EndEpoch();
+  if (inplace) return absl::OkStatus();
+  RETURN_IF_ERROR(EndEpoch());
+  return shadow() ? CommitShadowEpoch(/*begin_next=*/false) : absl::OkStatus();
 }
 
-// The main pass: transactions (in place: one per batch), epochs, cancellation, progress.
+// The main pass: transactions (in place: one per batch; shadow: one per epoch, and SQL-form
+// epochs last one batch), epochs, cancellation, progress.
 absl::Status Engine::ReadBatches(storage::MessagePrefetcher& batches) {
   const bool inplace = options_.strategy == Strategy::kInplace;
   while (true) {
@@ -54,8 +57,9 @@ absl::Status Engine::ReadBatches(storage::MessagePrefetcher& batches) {
     const bool cache_full = static_cast<int64_t>(cache_->memory_bytes()) > options_.row_cache_bytes;
     if (cache_full) ReportCacheFull();
     if (inplace || dispatcher_->fallback_requested() || cache_full ||
-        (plan_.has_sql && processed_ - epoch_processed_ >= sql_epoch_events_)) {
+        (plan_.has_sql && (shadow() || processed_ - epoch_processed_ >= sql_epoch_events_))) {
       RETURN_IF_ERROR(EndEpoch());
+      if (shadow()) RETURN_IF_ERROR(CommitShadowEpoch(/*begin_next=*/true));
       if (!inplace) RETURN_IF_ERROR(BeginEpoch());
     }
     if (inplace) {

@@ -33,6 +33,12 @@ std::string_view PhaseName(Phase phase) {
       return "commit";
     case Phase::kDone:
       return "done";
+    case Phase::kWaiting:
+      return "waiting";
+    case Phase::kCatchUp:
+      return "catch-up";
+    case Phase::kSwap:
+      return "swap";
   }
   return "unknown";
 }
@@ -46,6 +52,13 @@ absl::StatusOr<RebuildResult> RebuildProjection(const domain::Domain& domain,
     return absl::NotFoundError(
         absl::StrCat("Projection '", std::string(projection_name), "' not found"));
   }
+  if (options.strategy == Strategy::kShadow && projection->cache_backed()) {
+    // Redis has no table to swap in one transaction (docs/design.md §4).
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Projection '", projection->name,
+        "' is cache-backed: the shadow strategy needs a database table to swap; rebuild it "
+        "with --strategy=inplace (cache-backed projections are always rebuilt in place)"));
+  }
   // Cache-backed projections are always rebuilt in place (docs/design.md §4).
   RebuildOptions effective = options;
   if (projection->cache_backed()) effective.strategy = Strategy::kInplace;
@@ -57,6 +70,11 @@ absl::StatusOr<std::vector<RebuildResult>> RebuildAllProjections(
     const domain::Domain& domain, const RebuildOptions& options,
     const std::function<void(const RebuildResult&)>& on_result) {
   RETURN_IF_ERROR(ValidateOptions(options));
+  if (options.strategy == Strategy::kShadow) {
+    return absl::InvalidArgumentError(
+        "the shadow strategy rebuilds one projection at a time (--projection): each waits for "
+        "the event server to stop");
+  }
   std::vector<RebuildResult> results;
   for (const domain::Projection& projection : domain.projections) {
     if (options.cancel != nullptr && options.cancel->cancelled()) {

@@ -5,6 +5,7 @@
 // hand-off -> result. No gRPC types here; the service layer adapts these to the contract.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -18,9 +19,27 @@
 
 namespace protean_admin::rebuild {
 
-enum class Strategy { kAtomic, kInplace };
+// kShadow (docs/design.md §4): built into a shadow table while the event server runs, then,
+// once it is stopped, caught up and swapped into the live table in one short transaction.
+// Database-backed projections only.
+enum class Strategy { kAtomic, kInplace, kShadow };
 
-enum class Phase { kPlanning, kGuard, kSnapshot, kTruncate, kReplay, kHandOff, kCommit, kDone };
+// kWaiting, kCatchUp and kSwap are the shadow strategy's: the shadow is built up to the first
+// snapshot, the engine waits for the event server to stop, catches the shadow up to the new
+// head and swaps it into place.
+enum class Phase {
+  kPlanning,
+  kGuard,
+  kSnapshot,
+  kTruncate,
+  kReplay,
+  kHandOff,
+  kCommit,
+  kDone,
+  kWaiting,
+  kCatchUp,
+  kSwap,
+};
 
 std::string_view PhaseName(Phase phase);
 
@@ -67,6 +86,8 @@ struct ProgressEvent {
   int64_t total = 0;               // kProgress: events up to the head snapshot
   int64_t skipped = 0;             // kProgress
   std::string message;             // kWarning
+  // kPhase kWaiting: when the wait began (milliseconds since the Unix epoch).
+  int64_t since_unix_ms = 0;
 };
 
 // Set from any thread; the engine checks it between batches and then ends with
@@ -91,8 +112,14 @@ struct RebuildOptions {
   // Write subscription positions for projectors that declare `subscriber`.
   bool hand_off = true;
   // Called after the projection lock is taken and before truncation; a non-OK status
-  // aborts the rebuild untouched (the event-server guard lives in the service layer).
+  // aborts the rebuild untouched (the event-server guard lives in the service layer). Under
+  // kShadow it is not called then but polled in the waiting phase instead, every
+  // `wait_poll_interval`, until it returns OK (the event server is stopped).
   std::function<absl::Status(const domain::Domain&, const domain::Projection&)> guard;
+  // kShadow: how long to wait for the event server to stop once the shadow is built; past it
+  // the shadow is dropped and the rebuild ends DeadlineExceeded. Zero: no limit.
+  std::chrono::milliseconds wait_timeout{0};
+  std::chrono::milliseconds wait_poll_interval{500};
   std::function<void(const ProgressEvent&)> on_progress;
   const CancellationToken* cancel = nullptr;
   // Action form: memory for the projection's rows held across batches (RowCache); when
@@ -111,9 +138,10 @@ struct RebuildOptions {
 };
 
 // Rebuilds one projection. Errors (as status): NotFound "Projection 'X' not found",
-// InvalidArgument (batch size), Aborted (already being rebuilt: the lock on its table or
-// cache keys is held, see projection_lock.h), FailedPrecondition (guard refused, table
-// missing without columns), Unavailable (database unreachable or lost), Cancelled. A
+// InvalidArgument (batch size; kShadow for a cache-backed projection), DeadlineExceeded
+// (kShadow: the event server did not stop within wait_timeout), Aborted (already being rebuilt: the
+// lock on its table or cache keys is held, see projection_lock.h), FailedPrecondition (guard
+// refused, table missing without columns), Unavailable (database unreachable or lost), Cancelled. A
 // projection without projectors is a result with one error, not a status; so is an in-place
 // rebuild that failed or was cancelled after its truncation (`partial`).
 absl::StatusOr<RebuildResult> RebuildProjection(const domain::Domain& domain,
@@ -122,9 +150,11 @@ absl::StatusOr<RebuildResult> RebuildProjection(const domain::Domain& domain,
 
 // Rebuilds every projection in declaration order, each independently: a projection whose
 // rebuild fails with any status but Cancelled gets a result carrying the status message as
-// its error, and the next one runs. `on_result`, when set, is called with each result as soon
-// as it exists. Errors: InvalidArgument (batch size, before anything), Cancelled (ends the
-// run; the results so far were passed to on_result).
+// its error, and the next one runs. kShadow is InvalidArgument (one wait for the event server
+// per projection would stop it for every projection after the first: rebuild them one by one).
+// `on_result`, when set, is called with each result as soon as it exists. Errors: InvalidArgument
+// (batch size, before anything), Cancelled (ends the run; the results so far were passed to
+// on_result).
 absl::StatusOr<std::vector<RebuildResult>> RebuildAllProjections(
     const domain::Domain& domain, const RebuildOptions& options,
     const std::function<void(const RebuildResult&)>& on_result = nullptr);

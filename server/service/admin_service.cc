@@ -19,8 +19,12 @@ namespace {
 constexpr int kAuditListLimit = 200;
 
 std::string StrategyName(pb::Strategy strategy) {
+  if (strategy == pb::STRATEGY_SHADOW) return "shadow";
   return strategy == pb::STRATEGY_INPLACE ? "inplace" : "atomic";
 }
+
+// A week: past it a forgotten shadow job is surely not wanted.
+constexpr int kMaxWaitTimeoutSeconds = 7 * 24 * 3600;
 
 }  // namespace
 
@@ -39,15 +43,21 @@ absl::Status ApplyOptions(const pb::RebuildOptions& options, JobSpec* spec) {
   if (absl::Status s = CheckLength("domain", options.domain(), kMaxDomainSpecBytes); !s.ok()) {
     return s;
   }
-  if (options.strategy() != pb::STRATEGY_UNSPECIFIED && options.strategy() != pb::STRATEGY_ATOMIC &&
-      options.strategy() != pb::STRATEGY_INPLACE) {
+  if (!pb::Strategy_IsValid(options.strategy())) {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown strategy ", static_cast<int>(options.strategy())));
+  }
+  if (options.wait_timeout_seconds() < 0 ||
+      options.wait_timeout_seconds() > kMaxWaitTimeoutSeconds) {
+    return absl::InvalidArgumentError(absl::StrCat("wait_timeout_seconds must be 0 to ",
+                                                   kMaxWaitTimeoutSeconds, ", got ",
+                                                   options.wait_timeout_seconds()));
   }
   spec->domain = options.domain().empty() ? "." : options.domain();
   spec->batch_size = options.batch_size() == 0 ? kDefaultBatchSize : options.batch_size();
   spec->strategy =
-      options.strategy() == pb::STRATEGY_INPLACE ? pb::STRATEGY_INPLACE : pb::STRATEGY_ATOMIC;
+      options.strategy() == pb::STRATEGY_UNSPECIFIED ? pb::STRATEGY_ATOMIC : options.strategy();
+  spec->wait_timeout_seconds = options.wait_timeout_seconds();
   spec->force = options.force();
   spec->hand_off = !options.skip_hand_off();
   if (options.has_max_skipped()) {
@@ -215,6 +225,11 @@ grpc::Status AdminService::RebuildAll(grpc::ServerContext* context,
   if (grpc::Status s = AuthorizeCallStatus(*context, tokens_, &principal); !s.ok()) return s;
   JobSpec spec;
   absl::Status status = ApplyOptions(request->options(), &spec);
+  if (status.ok() && spec.strategy == pb::STRATEGY_SHADOW) {
+    // Each projection would wait for the server to stop (docs/design.md §4).
+    status = absl::InvalidArgumentError(
+        "the shadow strategy rebuilds one projection at a time: pass --projection");
+  }
   if (!status.ok()) return ToGrpcStatus(status);
   absl::StatusOr<std::shared_ptr<const domain::Domain>> domain = Load(spec.domain);
   if (!domain.ok()) return ToGrpcStatus(domain.status());

@@ -69,7 +69,9 @@ pb::JobInfo JobInfoFromRecord(const storage::RebuildRecord& record) {
   info.set_domain(record.domain);
   info.set_projection(record.projection.value_or(""));
   info.set_all(!record.projection.has_value());
-  info.set_strategy(record.strategy == "inplace" ? pb::STRATEGY_INPLACE : pb::STRATEGY_ATOMIC);
+  info.set_strategy(record.strategy == "inplace"  ? pb::STRATEGY_INPLACE
+                    : record.strategy == "shadow" ? pb::STRATEGY_SHADOW
+                                                  : pb::STRATEGY_ATOMIC);
   info.set_state(ToJobState(record.state));
   info.set_requested_by(record.requested_by);
   info.set_peer(record.peer);
@@ -168,7 +170,9 @@ void AuditTrail::JobStarted(const std::string& job_id, const JobSpec& spec) {
   record.id = job_id;
   record.domain = spec.domain;
   if (!spec.all) record.projection = spec.projection;
-  record.strategy = spec.strategy == pb::STRATEGY_INPLACE ? "inplace" : "atomic";
+  record.strategy = spec.strategy == pb::STRATEGY_INPLACE  ? "inplace"
+                    : spec.strategy == pb::STRATEGY_SHADOW ? "shadow"
+                                                           : "atomic";
   record.requested_by = spec.requested_by.empty() ? "anonymous" : spec.requested_by;
   record.peer = spec.peer;
   record.daemon = daemon_;

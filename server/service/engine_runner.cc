@@ -51,11 +51,18 @@ pb::Phase ToProto(rebuild::Phase phase) {
       return pb::PHASE_COMMIT;
     case rebuild::Phase::kDone:
       return pb::PHASE_DONE;
+    case rebuild::Phase::kWaiting:
+      return pb::PHASE_WAITING;
+    case rebuild::Phase::kCatchUp:
+      return pb::PHASE_CATCH_UP;
+    case rebuild::Phase::kSwap:
+      return pb::PHASE_SWAP;
   }
   return pb::PHASE_UNSPECIFIED;
 }
 
 rebuild::Strategy FromProto(pb::Strategy strategy) {
+  if (strategy == pb::STRATEGY_SHADOW) return rebuild::Strategy::kShadow;
   return strategy == pb::STRATEGY_INPLACE ? rebuild::Strategy::kInplace
                                           : rebuild::Strategy::kAtomic;
 }
@@ -68,6 +75,7 @@ pb::RebuildEvent ProgressTranslator::Translate(const rebuild::ProgressEvent& eve
       if (event.phase == rebuild::Phase::kReplay) replay_started_[event.projection] = now;
       out.mutable_phase()->set_projection(event.projection);
       out.mutable_phase()->set_phase(ToProto(event.phase));
+      out.mutable_phase()->set_since_unix_ms(event.since_unix_ms);
       break;
     }
     case rebuild::ProgressEvent::Kind::kProgress: {
@@ -111,6 +119,7 @@ rebuild::RebuildOptions EngineOptions(const JobSpec& spec, JobContext& context,
   options.strategy = FromProto(spec.strategy);
   options.hand_off = spec.hand_off;
   options.max_skipped = spec.max_skipped;
+  options.wait_timeout = std::chrono::seconds(spec.wait_timeout_seconds);
   options.cancel = &context.cancel_token();
   const bool force = spec.force;
   const std::string job_id = context.job_id();

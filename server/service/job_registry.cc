@@ -46,6 +46,7 @@ void JobContext::Emit(pb::RebuildEvent event) {
     job_->processed_ = p.processed();
     job_->total_ = p.total();
   }
+  if (event.has_phase()) job_->waiting_since_unix_ms_ = event.phase().since_unix_ms();
   job_->EmitLocked(std::move(event));
 }
 
@@ -188,6 +189,7 @@ pb::JobInfo Job::Info() const {
   if (!final_status_.ok()) info.set_error(std::string(final_status_.message()));
   info.set_processed(processed_);
   info.set_total(total_);
+  info.set_waiting_since_unix_ms(waiting_since_unix_ms_);
   return info;
 }
 

@@ -43,7 +43,8 @@ struct JobSpec {
   int batch_size = kDefaultBatchSize;
   bool force = false;
   bool hand_off = true;
-  int64_t max_skipped = -1;  // negative: no limit
+  int64_t max_skipped = -1;      // negative: no limit
+  int wait_timeout_seconds = 0;  // shadow strategy; 0: no limit
   std::string peer;
   std::string requested_by;
   // The loaded domain (null in unit tests whose runner does not need one).
@@ -123,6 +124,7 @@ class Job {
   int64_t finished_unix_ms_ = 0;
   int64_t processed_ = 0;
   int64_t total_ = 0;
+  int64_t waiting_since_unix_ms_ = 0;  // in the shadow strategy's waiting phase
   std::thread thread_;
 };
 

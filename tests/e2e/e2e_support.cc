@@ -335,7 +335,9 @@ sql = "SELECT pg_sleep(0.002)"
 
 HealthServer::HealthServer(int port, std::string status_line)
     : status_line_(std::move(status_line)) {
-  fd_ = socket(AF_INET, SOCK_STREAM, 0);
+  // Close-on-exec: a child process (the CLI, the daemon) must not keep the port listening
+  // after the destructor closed it, or "stopped" would look like "no answer".
+  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   sockaddr_in addr{};
@@ -350,7 +352,7 @@ HealthServer::HealthServer(int port, std::string status_line)
     while (!stop_) {
       pollfd pfd{fd_, POLLIN, 0};
       if (poll(&pfd, 1, 20) <= 0) continue;
-      int c = accept(fd_, nullptr, nullptr);
+      int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) continue;
       char buf[2048];
       recv(c, buf, sizeof(buf), 0);

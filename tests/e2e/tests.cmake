@@ -60,3 +60,6 @@ protean_add_e2e_test(edges_e2e_test TIMEOUT 300 SOURCE edges_e2e_test.cc
 # Lua-form handlers through the daemon and the CLI (issue 16): database- and cache-backed
 # projections, sandbox escapes skipped per event, a syntax error failing before truncation.
 protean_add_e2e_test(lua_e2e_test TIMEOUT 300 SOURCE lua_e2e_test.cc)
+
+# The shadow strategy (issue 17): a fake event server started and stopped, a concurrent writer.
+protean_add_e2e_test(shadow_e2e_test TIMEOUT 600 SOURCE shadow_e2e_test.cc)

@@ -26,3 +26,7 @@ protean_add_test(NAME lua_rebuild_test LABEL integration
 protean_add_test(NAME action_basics_test LABEL integration
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/action_basics_test.cc
   LIBS protean_admin_rebuild TIMEOUT 120)
+# The shadow strategy (issue 17): shadow table, swap identity, wait/catch-up/swap, refusals.
+protean_add_test(NAME shadow_test LABEL integration
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/shadow_test.cc
+  LIBS protean_admin_rebuild TIMEOUT 180)

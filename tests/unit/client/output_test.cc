@@ -297,6 +297,24 @@ TEST(RebuildRendererTest, JsonModePrintsOneObjectPerEvent) {
   EXPECT_EQ(err.str(), "");
 }
 
+TEST(RebuildRendererTest, WaitingForTheEventServerIsSaidOnStderrInEveryMode) {
+  pb::RebuildEvent waiting;
+  waiting.mutable_phase()->set_projection("Balances");
+  waiting.mutable_phase()->set_phase(pb::PHASE_WAITING);
+  waiting.mutable_phase()->set_since_unix_ms(1234);
+  for (ProgressMode mode : {ProgressMode::kPlain, ProgressMode::kTerminal, ProgressMode::kJson}) {
+    std::ostringstream out, err;
+    RebuildRenderer renderer(out, err, mode);
+    renderer.OnEvent(waiting);
+    EXPECT_THAT(err.str(),
+                HasSubstr("[Balances] shadow built; waiting for the event server to stop\n"));
+    if (mode != ProgressMode::kJson) continue;
+    auto j = nlohmann::json::parse(out.str());
+    EXPECT_EQ(j["phase"], "waiting");
+    EXPECT_EQ(j["since_unix_ms"], 1234);
+  }
+}
+
 TEST(RebuildRendererTest, JsonModeErrorLine) {
   std::ostringstream out, err;
   RebuildRenderer renderer(out, err, ProgressMode::kJson);
@@ -373,6 +391,15 @@ TEST(TablesTest, JobsAndProjections) {
   job.set_finished_unix_ms(7000);
   *job.add_results() = Partial("Balances", 4, "connection to PostgreSQL lost");
   EXPECT_THAT(JobsTable({job}, 8000)[1], HasSubstr("left partial; 1 projection(s), 4 events"));
+  pb::JobInfo shadow;
+  shadow.set_job_id("0002");
+  shadow.set_projection("Balances");
+  shadow.set_strategy(pb::STRATEGY_SHADOW);
+  shadow.set_state(pb::JOB_STATE_RUNNING);
+  shadow.set_started_unix_ms(1000);
+  shadow.set_waiting_since_unix_ms(4000);
+  EXPECT_THAT(JobsTable({shadow}, 7000)[1], HasSubstr("shadow"));
+  EXPECT_THAT(JobsTable({shadow}, 7000)[1], HasSubstr("waiting for the event server to stop (3s)"));
 
   pb::ProjectionInfo p;
   p.set_name("Balances");

@@ -1,0 +1,68 @@
+#include "storage/shadow_table.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace protean_admin::storage {
+
+absl::StatusOr<std::string> ShadowSchemaName(PgConnection& conn, const TableInfo& live) {
+  auto r =
+      conn.ExecParams("SELECT $1 || md5($2)", {std::string(kShadowSchemaPrefix), live.qualified});
+  if (!r.ok()) return r.status();
+  return std::string(r->Get(0, 0));
+}
+
+absl::StatusOr<std::vector<ShadowSchema>> ListShadowSchemas(PgConnection& conn) {
+  // LIKE with the prefix's underscores escaped: they are literal here.
+  auto r = conn.ExecParams(
+      "SELECT nspname, coalesce(obj_description(oid, 'pg_namespace'), '') FROM pg_namespace "
+      "WHERE nspname LIKE replace($1, '_', '\\_') || '%' ORDER BY nspname",
+      {std::string(kShadowSchemaPrefix)});
+  if (!r.ok()) return r.status();
+  std::vector<ShadowSchema> out;
+  for (int i = 0; i < r->rows(); ++i) {
+    out.push_back({std::string(r->Get(i, 0)), std::string(r->Get(i, 1))});
+  }
+  return out;
+}
+
+absl::Status DropShadowSchema(PgConnection& conn, std::string_view schema) {
+  return conn.Exec(absl::StrCat("DROP SCHEMA IF EXISTS ", QuoteIdent(schema), " CASCADE")).status();
+}
+
+absl::Status CreateShadow(PgConnection& conn, const TableInfo& live, std::string_view schema,
+                          std::string_view lock_text) {
+  auto exists =
+      conn.ExecParams("SELECT 1 FROM pg_namespace WHERE nspname = $1", {std::string(schema)});
+  if (!exists.ok()) return exists.status();
+  if (exists->rows() > 0) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("schema ", std::string(schema), " already exists"));
+  }
+  auto comment = conn.QuoteLiteral(lock_text);
+  if (!comment.ok()) return comment.status();
+  const std::string quoted = QuoteIdent(schema);
+  return conn
+      // One simple query: one implicit transaction, rolled back whole on any error.
+      .Exec(absl::StrCat("CREATE SCHEMA ", quoted, "; COMMENT ON SCHEMA ", quoted, " IS ", *comment,
+                         "; CREATE UNLOGGED TABLE ", quoted, ".", QuoteIdent(live.table), " (LIKE ",
+                         live.qualified, " INCLUDING ALL)"))
+      .status();
+}
+
+absl::StatusOr<int64_t> ReplaceRowsFromShadow(PgConnection& conn, const TableInfo& live,
+                                              const TableInfo& shadow) {
+  std::string columns;
+  for (const ColumnInfo& c : live.columns) {
+    if (c.generated) continue;
+    absl::StrAppend(&columns, columns.empty() ? "" : ", ", QuoteIdent(c.name));
+  }
+  auto deleted = conn.Exec(absl::StrCat("DELETE FROM ", live.qualified));
+  if (!deleted.ok()) return deleted.status();
+  auto inserted = conn.Exec(absl::StrCat("INSERT INTO ", live.qualified, " (", columns,
+                                         ") OVERRIDING SYSTEM VALUE SELECT ", columns, " FROM ",
+                                         shadow.qualified));
+  if (!inserted.ok()) return inserted.status();
+  return inserted->AffectedRows();
+}
+
+}  // namespace protean_admin::storage

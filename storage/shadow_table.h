@@ -1,0 +1,55 @@
+#ifndef PROTEAN_ADMIN_STORAGE_SHADOW_TABLE_H_
+#define PROTEAN_ADMIN_STORAGE_SHADOW_TABLE_H_
+
+// Shadow tables of the shadow strategy (docs/design.md §4). Each live table has at most one,
+// in a private schema of its own, "protean_admin_shadow_<md5 of the live table's quoted
+// schema-qualified name>", holding one UNLOGGED table of the live table's name built with
+// LIKE ... INCLUDING ALL (columns, defaults, constraints, indexes, identity; never foreign
+// keys or triggers). With that schema first on a session's search_path, the live table's
+// unqualified name means the shadow. The schema's comment is the lock text of the rebuild
+// that owns it (storage/advisory_lock.h): whoever can take that lock knows no rebuild is
+// using the shadow, so an orphan left by a crash is recognised and removed safely.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "storage/pg_connection.h"
+#include "storage/projection_table.h"
+
+namespace protean_admin::storage {
+
+inline constexpr char kShadowSchemaPrefix[] = "protean_admin_shadow_";
+
+// The shadow schema's name for the live table `live` (its TableInfo::qualified).
+absl::StatusOr<std::string> ShadowSchemaName(PgConnection& conn, const TableInfo& live);
+
+// A shadow schema of the database and the lock text its comment names ("" when none).
+struct ShadowSchema {
+  std::string schema;
+  std::string lock_text;
+};
+
+// Every schema named with kShadowSchemaPrefix, by name.
+absl::StatusOr<std::vector<ShadowSchema>> ListShadowSchemas(PgConnection& conn);
+
+// DROP SCHEMA ... CASCADE when it exists. The caller must hold the lock its comment names.
+absl::Status DropShadowSchema(PgConnection& conn, std::string_view schema);
+
+// Creates `schema` (commented with `lock_text`) and the unlogged shadow of `live` in it, in
+// one transaction. AlreadyExists when the schema exists (drop an orphan first).
+absl::Status CreateShadow(PgConnection& conn, const TableInfo& live, std::string_view schema,
+                          std::string_view lock_text);
+
+// Inside the caller's transaction: DELETE FROM live, then INSERT INTO live SELECT FROM shadow
+// (every column but generated ones, OVERRIDING SYSTEM VALUE for identity columns). The live
+// table keeps its identity (OID, grants, views, indexes, foreign keys, triggers, which fire);
+// readers see its old rows until the caller commits. Returns the rows inserted.
+absl::StatusOr<int64_t> ReplaceRowsFromShadow(PgConnection& conn, const TableInfo& live,
+                                              const TableInfo& shadow);
+
+}  // namespace protean_admin::storage
+
+#endif  // PROTEAN_ADMIN_STORAGE_SHADOW_TABLE_H_
