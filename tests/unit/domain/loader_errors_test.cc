@@ -433,7 +433,7 @@ TEST(LoaderValidationTest, ActionFormHandlers) {
               HasSubstr("key 'projectors.P.on.Registered': the handler does nothing"));
   EXPECT_THAT(Error(base),
               HasSubstr("key 'projectors.P.on.Registered': a handler needs 'sql' (SQL form) or "
-                        "an action (set, insert, increment, delete) or 'lua' (Lua form)"));
+                        "an action (set, insert, update, increment, delete) or 'lua' (Lua form)"));
   EXPECT_THAT(Error(base + "sql = \"SELECT 1\"\nset = { a = 1 }\n"),
               HasSubstr("key 'projectors.P.on.Registered.sql': a handler is in SQL form or in "
                         "action form, not both"));
@@ -607,10 +607,11 @@ TEST(LoaderValidationTest, LuaFormHandlers) {
   EXPECT_EQ(Error(base + "lua = \"rows[1] = nil\"\nsql = \"SELECT 1\"\n"),
             "Error loading Protean domain: t.toml:17:7: key 'projectors.P.on.Registered.lua': a "
             "handler is in Lua form or in SQL form, not both (remove sql or lua)");
-  EXPECT_THAT(Error(base + "lua = \"rows[1] = nil\"\nset = { a = 1 }\n"),
-              HasSubstr("t.toml:17:7: key 'projectors.P.on.Registered.lua': a handler is in Lua "
-                        "form or in action form, not both (remove key/set/insert/increment/delete "
-                        "or lua)"));
+  EXPECT_THAT(
+      Error(base + "lua = \"rows[1] = nil\"\nset = { a = 1 }\n"),
+      HasSubstr("t.toml:17:7: key 'projectors.P.on.Registered.lua': a handler is in Lua "
+                "form or in action form, not both (remove key/set/insert/update/increment/delete "
+                "or lua)"));
   EXPECT_THAT(Error(base + "lua = 5\n"),
               HasSubstr("key 'projectors.P.on.Registered.lua': expected a string (the "
                         "handler's Lua source), got integer"));
