@@ -23,6 +23,9 @@ struct LoadOptions {
   std::string domain_root = ".";
   // Environment lookup for ${VAR} substitution and PROTEAN_ENV; defaults to getenv.
   std::function<std::optional<std::string>(std::string_view)> getenv;
+  // The domain's name when the file has no [domain] table (Protean names a domain in code,
+  // not in domain.toml). Empty: PROTEAN_DOMAIN_NAME (through getenv); neither: an error.
+  std::string domain_name;
 };
 
 // Resolves `spec` (".", a directory, a file, a dotted module path, each with an optional

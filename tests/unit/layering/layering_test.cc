@@ -6,6 +6,8 @@
 //   transport/   no server/, storage/, client/, proto/
 //   domain/      no server/, storage/, transport/, proto/, client/, gRPC or protobuf types
 //                (the domain model: linked by the daemon and by the CLI's `ir check`)
+//   ir/          no server/, storage/, transport/, proto/, client/, gRPC or protobuf types
+//                (Protean's IR, `ir import` and `ir check`: the CLI's, on the domain model)
 //   client/      no server/, storage/ (the CLI compiles no daemon source)
 //   server/rebuild  no server/service/, client/, transport/, gRPC or protobuf types
 // A violation names the file, the line and the rule.
@@ -56,6 +58,8 @@ std::vector<Rule> Rules() {
       {"client/", {"server/", "storage/"}, "the CLI compiles no daemon source"},
       {"domain/", Join({"server/", "storage/", "transport/", "proto/", "client/"}, kGrpc),
        "the domain model is below the engine and the CLI"},
+      {"ir/", Join({"server/", "storage/", "transport/", "proto/", "client/"}, kGrpc),
+       "the IR library needs the domain model only"},
       {"server/rebuild/", Join({"server/service/", "client/", "transport/", "proto/"}, kGrpc),
        "the engine has no gRPC types"},
   };
