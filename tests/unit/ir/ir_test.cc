@@ -164,6 +164,30 @@ TEST(IrImportTest, OrderingLoadsAndRoundTrips) {
   EXPECT_THAT(result.drift, IsEmpty());
 }
 
+// Both of Protean's published examples load as imported and check without drift.
+TEST(IrImportTest, ProteansExamplesRoundTrip) {
+  for (const char* name : {"ordering-ir.json", "fidelis-ir.json"}) {
+    SCOPED_TRACE(name);
+    const Json json = DataJson(name);
+    absl::StatusOr<ImportResult> result = ImportIr(MustParse(json));
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_THAT(result->warnings, IsEmpty());
+    const std::string& toml = result->toml;
+    CheckResult check = CheckDrift(MustParse(json), Load(toml), FindHandlerStubs(toml));
+    EXPECT_THAT(check.drift, IsEmpty());
+    EXPECT_THAT(check.notes, IsEmpty());
+  }
+  domain::Domain fidelis = Load(Import(DataJson("fidelis-ir.json")));
+  EXPECT_EQ(fidelis.FindAggregate("Account")->stream_category, "fidelis::account");
+  EXPECT_EQ(fidelis.projections[0].table, "account_summary");
+  ASSERT_EQ(fidelis.projectors[0].handlers.size(), 3u);
+  const domain::Handler& opened = fidelis.projectors[0].handlers[0];
+  EXPECT_EQ(opened.event, "AccountOpened");
+  ASSERT_EQ(opened.set.size(), 2u);
+  EXPECT_EQ(opened.set[0].first, "account_number");
+  EXPECT_EQ(opened.set[1].first, "holder_name");
+}
+
 TEST(IrImportTest, HandlersWithoutTheKeyBecomeStubsThatCheckNotes) {
   Json ir = DataJson("test-bank-ir.json");
   const std::string toml = Import(ir);
