@@ -63,7 +63,8 @@ void AddIrCommand(CLI::App& app, IrCommandLine& cl) {
   cl.check_cmd = cl.ir_cmd->add_subcommand(
       "check", "List drift between the IR and a domain.toml (exit 1 when there is some)");
   cl.check_cmd->add_option("IR", cl.ir_file, "IR file (JSON)")->required();
-  cl.check_cmd->add_option("--domain", cl.domain_file, "domain.toml to check")->required();
+  cl.check_cmd->add_option("--domain", cl.domain_file, "domain.toml to check (FILE[:instance])")
+      ->required();
   cl.check_cmd->add_option("--domain-name", cl.domain_name,
                            "Domain name when the file has no [domain] table (default: "
                            "$PROTEAN_DOMAIN_NAME, else the IR's)");
@@ -110,7 +111,15 @@ int RunIrCheck(const IrCommandLine& cl, std::ostream& out, std::ostream& err) {
   };
   absl::StatusOr<ir::Ir> parsed = ir::ReadIrFile(cl.ir_file);
   if (!parsed.ok()) return fail("IR_UNREADABLE", parsed.status().message());
-  absl::StatusOr<std::string> text = ReadText(cl.domain_file);
+  // FILE or FILE:<instance> (a file of [domains.<instance>] tables), as the daemon's --domain.
+  std::string file = cl.domain_file;
+  std::string instance;
+  const size_t colon = file.rfind(':');
+  if (colon != std::string::npos && !std::filesystem::exists(file)) {
+    instance = file.substr(colon + 1);
+    file.resize(colon);
+  }
+  absl::StatusOr<std::string> text = ReadText(file);
   if (!text.ok()) return fail("DOMAIN_UNREADABLE", text.status().message());
   domain::LoadOptions options;
   options.getenv = CheckEnv;
@@ -118,7 +127,7 @@ int RunIrCheck(const IrCommandLine& cl, std::ostream& out, std::ostream& err) {
   if (options.domain_name.empty() && CheckEnv("PROTEAN_DOMAIN_NAME") == std::nullopt) {
     options.domain_name = parsed->name;  // only used when the file has no [domain]
   }
-  absl::StatusOr<domain::Domain> loaded = domain::ParseDomain(*text, cl.domain_file, "", options);
+  absl::StatusOr<domain::Domain> loaded = domain::ParseDomain(*text, file, instance, options);
   if (!loaded.ok()) return fail("DOMAIN_INVALID", loaded.status().message());
   ir::CheckResult result = ir::CheckDrift(*parsed, *loaded, ir::FindHandlerStubs(*text));
   if (cl.json) {

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 
 namespace {
 
@@ -148,6 +149,26 @@ TEST_F(IrCliTest, BadInputAndUsageExitTwo) {
 
   EXPECT_EQ(Cli({"ir", "check", Data("ordering-ir.json")}).exit_code, 2);  // --domain missing
   EXPECT_EQ(Cli({"ir"}).exit_code, 2);
+}
+
+// FILE:<instance> picks one of several [domains.<instance>] tables, as the daemon's --domain.
+TEST_F(IrCliTest, DomainInstance) {
+  CliRun printed = Cli({"ir", "import", Data("fidelis-ir.json")});
+  ASSERT_EQ(printed.exit_code, 0);
+  std::string nested;
+  for (const std::string& line : std::vector<std::string>(absl::StrSplit(printed.out, '\n'))) {
+    if (!line.empty() && line[0] == '[') {
+      nested += "[domains.eu." + line.substr(1) + "\n";
+    } else {
+      nested += line + "\n";
+    }
+  }
+  Write("multi.toml", nested + "\n[domains.us.domain]\nname = \"Other\"\n");
+  CliRun several = Cli({"ir", "check", Data("fidelis-ir.json"), "--domain", Path("multi.toml")});
+  EXPECT_EQ(several.exit_code, 2);
+  EXPECT_THAT(several.err, HasSubstr("the file declares several domains"));
+  CliRun eu = Cli({"ir", "check", Data("fidelis-ir.json"), "--domain", Path("multi.toml") + ":eu"});
+  EXPECT_EQ(eu.exit_code, 0) << eu.out << eu.err;
 }
 
 // A domain.toml without [domain] (an application's own): the name from --domain-name, else
