@@ -7,7 +7,7 @@
 #include <string>
 
 #include "absl/strings/str_replace.h"
-#include "server/domain/loader.h"
+#include "domain/loader.h"
 
 namespace protean_admin::domain {
 namespace {

@@ -12,7 +12,7 @@
 // and every remaining string has ${VAR} substituted (inactive overlays are not substituted).
 // Any other unknown key, at any depth, is an error naming file, line, column and key.
 
-#include "server/domain/loader.h"
+#include "domain/loader.h"
 
 #include <toml++/toml.h>
 
@@ -29,12 +29,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
-#include "server/domain/discovery.h"
-#include "server/domain/env_substitution.h"
-#include "server/domain/names.h"
-#include "server/domain/parameters.h"
-#include "server/domain/sql_type.h"
-#include "server/domain/upcasters.h"
+#include "domain/discovery.h"
+#include "domain/env_substitution.h"
+#include "domain/names.h"
+#include "domain/parameters.h"
+#include "domain/sql_type.h"
+#include "domain/upcasters.h"
 
 namespace protean_admin::domain {
 namespace {
