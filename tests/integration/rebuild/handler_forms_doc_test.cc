@@ -8,9 +8,9 @@
 #include <thread>
 
 #include "absl/strings/str_replace.h"
+#include "domain/loader.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "server/domain/loader.h"
 #include "server/rebuild/rebuild.h"
 #include "tests/integration/rebuild/rebuild_fixture.h"
 
@@ -234,15 +234,17 @@ TEST_F(HandlerFormsDocTest, TheSqlLuaAndActionTranslationsGiveTheSameRows) {
       "order_id, status, shipped_at, (SELECT array_agg(i::jsonb) FROM unnest(items) i)::text, "
       "(SELECT string_agg(i->>'id', ',') FROM unnest(items) i)";
   // The expected rows, once, in the SQL form's tables.
-  EXPECT_EQ(rows("orders", "order_id, status, shipped_at, cardinality(items), "
-                           "(SELECT string_agg(i->>'id', ',') FROM unnest(items) i)"),
+  EXPECT_EQ(rows("orders",
+                 "order_id, status, shipped_at, cardinality(items), "
+                 "(SELECT string_agg(i->>'id', ',') FROM unnest(items) i)"),
             "o1|shipped|2024-05-01 10:00:00+00|0|NULL\n"
             "o2|placed|NULL|2|i1,i3\n"
             "o3|placed|NULL|0|NULL\n");
   EXPECT_EQ(rows("users", "*"), "u1|333\nu2|222\n");
   EXPECT_EQ(Count("daily_sales"), 2);
-  EXPECT_EQ(rows("daily_sales", "product_id, units, day = current_date, id = product_id || ':' "
-                                "|| day"),
+  EXPECT_EQ(rows("daily_sales",
+                 "product_id, units, day = current_date, id = product_id || ':' "
+                 "|| day"),
             "p1|9|t|t\np2|7|t|t\n");
   EXPECT_EQ(rows("inventory", "*"), "p1|10|7|3\n");
   EXPECT_EQ(rows("customers", "*"), "c1|0\n");
