@@ -44,7 +44,7 @@ while [ $# -gt 0 ]; do
     --shadow) shadow=1; shift ;;
     --build-dir) build_dir=$(cd "${2:?}" && pwd); shift 2 ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
