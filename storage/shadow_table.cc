@@ -29,6 +29,44 @@ absl::Status DropShadowSchema(PgConnection& conn, std::string_view schema) {
   return conn.Exec(absl::StrCat("DROP SCHEMA IF EXISTS ", QuoteIdent(schema), " CASCADE")).status();
 }
 
+absl::StatusOr<bool> AdvisoryLockHeldElsewhere(PgConnection& conn, std::string_view lock_text) {
+  // pg_advisory_lock(bigint) shows in pg_locks as classid = the key's high 32 bits, objid =
+  // its low 32 bits, objsubid = 1, in the session's database.
+  auto r = conn.ExecParams(
+      "SELECT EXISTS (SELECT 1 FROM pg_locks l, (SELECT hashtextextended($1, 0) AS k) h "
+      "WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid() "
+      "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+      "AND l.objsubid = 1 AND l.classid::bigint = ((h.k >> 32) & 4294967295) "
+      "AND l.objid::bigint = (h.k & 4294967295))",
+      {std::string(lock_text)});
+  if (!r.ok()) return r.status();
+  return r->Get(0, 0) == "t";
+}
+
+absl::StatusOr<bool> DropShadowSchemaIfUnowned(PgConnection& conn, const ShadowSchema& shadow,
+                                               int lock_timeout_ms) {
+  absl::StatusOr<bool> held = AdvisoryLockHeldElsewhere(conn, shadow.lock_text);
+  if (!held.ok() || *held) return held.ok() ? absl::StatusOr<bool>(false) : held.status();
+  auto begun = conn.Exec(absl::StrCat("BEGIN; SET LOCAL lock_timeout = ", lock_timeout_ms));
+  if (!begun.ok()) return begun.status();
+  const auto rollback = [&conn] { (void)conn.Exec("ROLLBACK"); };
+  absl::Status dropped = DropShadowSchema(conn, shadow.schema);
+  if (!dropped.ok()) {
+    rollback();
+    // lock_not_available: a session (its owner, or a reader) holds a lock on it.
+    if (SqlState(dropped) == "55P03") return false;
+    return dropped;
+  }
+  held = AdvisoryLockHeldElsewhere(conn, shadow.lock_text);
+  if (!held.ok() || *held) {
+    rollback();
+    return held.ok() ? absl::StatusOr<bool>(false) : held.status();
+  }
+  auto committed = conn.Exec("COMMIT");
+  if (!committed.ok()) return committed.status();
+  return true;
+}
+
 absl::Status CreateShadow(PgConnection& conn, const TableInfo& live, std::string_view schema,
                           std::string_view lock_text) {
   auto exists =

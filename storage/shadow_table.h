@@ -38,6 +38,19 @@ absl::StatusOr<std::vector<ShadowSchema>> ListShadowSchemas(PgConnection& conn);
 // DROP SCHEMA ... CASCADE when it exists. The caller must hold the lock its comment names.
 absl::Status DropShadowSchema(PgConnection& conn, std::string_view schema);
 
+// Whether another session than `conn`'s holds the advisory lock `lock_text`
+// (storage/advisory_lock.h), read from pg_locks without taking it.
+absl::StatusOr<bool> AdvisoryLockHeldElsewhere(PgConnection& conn, std::string_view lock_text);
+
+// Drops the orphan `shadow` unless another session holds its owner's lock, without ever
+// taking that lock (a rebuild of that table starting meanwhile is never refused because of
+// the sweep). One transaction on `conn` (outside any other): the DROP first, with
+// lock_timeout `lock_timeout_ms` (0: none), then the owner's lock checked; held, or the DROP
+// timed out on a lock: rolled back. An owner taking its lock after the check waits on the
+// DROP's locks before it touches the schema. True when dropped, false when left alone.
+absl::StatusOr<bool> DropShadowSchemaIfUnowned(PgConnection& conn, const ShadowSchema& shadow,
+                                               int lock_timeout_ms);
+
 // Creates `schema` (commented with `lock_text`) and the unlogged shadow of `live` in it, in
 // one transaction. AlreadyExists when the schema exists (drop an orphan first).
 absl::Status CreateShadow(PgConnection& conn, const TableInfo& live, std::string_view schema,

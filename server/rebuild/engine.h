@@ -83,6 +83,7 @@ class Engine {
   absl::Status WaitForServerStop();
   absl::Status CatchUp();
   absl::Status Swap();
+  absl::Status LockLiveTable();
   void DropShadow();
 
   absl::Status Exec(std::string_view sql);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 #include <utility>
 
@@ -14,7 +15,6 @@
 #include "server/rebuild/engine.h"
 #include "server/rebuild/shadow_sql.h"
 #include "spdlog/spdlog.h"
-#include "storage/advisory_lock.h"
 #include "storage/shadow_table.h"
 
 namespace protean_admin::rebuild {
@@ -31,9 +31,14 @@ int64_t NowUnixMs() {
 }  // namespace
 
 // Shadows whose owner's lock is free were left by a rebuild that died (a crashed or killed
-// daemon, a lost connection): removed by any rebuild of a table of their database. A failure
-// here is only logged; the orphan then waits for the next rebuild.
+// daemon, a lost connection): removed by any rebuild of a table of their database, without
+// taking their owner's lock (storage::DropShadowSchemaIfUnowned), so that a rebuild of
+// another table starting meanwhile is never refused. This rebuild's own table's orphan is
+// dropped waiting for its locks; another's is left alone when a session holds a lock on it
+// for kOrphanLockTimeoutMs. A failure here is only logged; the orphan then waits for the next
+// rebuild.
 void Engine::SweepOrphanShadows() {
+  constexpr int kOrphanLockTimeoutMs = 200;
   absl::StatusOr<std::vector<storage::ShadowSchema>> shadows = storage::ListShadowSchemas(*writer_);
   if (!shadows.ok()) {
     spdlog::warn("Rebuild of {}: cannot list orphan shadow schemas: {}", projection_.name,
@@ -42,15 +47,15 @@ void Engine::SweepOrphanShadows() {
   }
   for (const storage::ShadowSchema& s : *shadows) {
     if (s.lock_text.rfind("protean-admin:", 0) != 0) continue;  // not one of ours
-    absl::StatusOr<bool> taken = storage::TryAdvisoryLock(*writer_, s.lock_text);
-    if (!taken.ok() || !*taken) continue;  // its rebuild is running
-    absl::Status dropped = storage::DropShadowSchema(*writer_, s.schema);
-    (void)storage::AdvisoryUnlock(*writer_, s.lock_text);
+    const bool own = s.lock_text == lock_text_;                 // this rebuild holds it
+    absl::StatusOr<bool> dropped =
+        storage::DropShadowSchemaIfUnowned(*writer_, s, own ? 0 : kOrphanLockTimeoutMs);
     if (!dropped.ok()) {
       spdlog::warn("Rebuild of {}: cannot drop the orphan shadow schema {}: {}", projection_.name,
-                   s.schema, std::string(dropped.message()));
+                   s.schema, std::string(dropped.status().message()));
       continue;
     }
+    if (!*dropped) continue;  // its rebuild is running
     const std::string message =
         absl::StrCat("removed the orphan shadow schema ", s.schema,
                      " left by an interrupted shadow rebuild (", s.lock_text, ")");
@@ -209,6 +214,7 @@ absl::Status Engine::Swap() {
   const Clock::time_point started = Clock::now();
   RETURN_IF_ERROR(Exec("BEGIN"));
   in_transaction_ = true;
+  RETURN_IF_ERROR(LockLiveTable());
   ASSIGN_OR_RETURN(const int64_t rows,
                    storage::ReplaceRowsFromShadow(*writer_, *live_table_, *table_));
   if (same_database_) RETURN_IF_ERROR(HandOff(*writer_, /*set_local_search_path=*/true));
@@ -225,6 +231,42 @@ absl::Status Engine::Swap() {
       projection_.name, rows, live_table_->qualified, ms(Clock::now() - started),
       ms(Clock::now() - server_stopped_at_));
   return absl::OkStatus();
+}
+
+// Inside the swap's transaction: the live table's ROW EXCLUSIVE lock (what the DELETE and
+// INSERT take; plain readers go on), waited for in slices of kSliceMs so that a cancel is
+// honoured while another session holds a conflicting lock. The session's lock_timeout (e.g.
+// `options=-c lock_timeout=...` in the database URI) bounds the whole wait and is in force
+// again for the statements after it.
+absl::Status Engine::LockLiveTable() {
+  constexpr int kSliceMs = 250;
+  ASSIGN_OR_RETURN(storage::PgResult setting,
+                   writer_->Exec("SELECT setting FROM pg_settings WHERE name = 'lock_timeout'"));
+  const std::string timeout_ms(setting.Get(0, 0));
+  const int64_t budget_ms = std::strtoll(timeout_ms.c_str(), nullptr, 10);
+  const Clock::time_point started = Clock::now();
+  while (true) {
+    RETURN_IF_ERROR(Cancelled());
+    RETURN_IF_ERROR(Exec(
+        absl::StrCat("SAVEPOINT protean_admin_swap_lock; SET LOCAL lock_timeout = ", kSliceMs)));
+    absl::Status locked =
+        Exec(absl::StrCat("LOCK TABLE ", live_table_->qualified, " IN ROW EXCLUSIVE MODE"));
+    if (locked.ok()) {
+      return Exec(absl::StrCat(
+          "RELEASE SAVEPOINT protean_admin_swap_lock; SET LOCAL lock_timeout = ", budget_ms));
+    }
+    if (storage::SqlState(locked) != "55P03") return locked;
+    RETURN_IF_ERROR(Exec("ROLLBACK TO SAVEPOINT protean_admin_swap_lock"));
+    const int64_t waited_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+    if (budget_ms > 0 && waited_ms >= budget_ms) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "Projection '", projection_.name, "': the swap could not lock ", live_table_->qualified,
+          " within the session's lock_timeout (", budget_ms,
+          " ms): another session holds a conflicting lock on it; the shadow was dropped: the "
+          "projection is as it was"));
+    }
+  }
 }
 
 // Whatever happened: the shadow is not needed any more (swapped, or abandoned). When the

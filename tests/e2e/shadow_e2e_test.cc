@@ -87,14 +87,44 @@ class ShadowE2eTest : public ::testing::Test {
   }
   // Waits (up to 60 s) until the CLI says the shadow waits for the event server to stop.
   bool WaitForWaiting(Process& cli) {
+    return WaitForStderr(cli, "waiting for the event server to stop");
+  }
+  // Waits (up to 60 s) until the CLI's stderr holds `text`; false when it ended first.
+  bool WaitForStderr(Process& cli, const std::string& text) {
     for (int i = 0; i < 1200; ++i) {
-      if (cli.Stderr().find("waiting for the event server to stop") != std::string::npos) {
-        return true;
-      }
+      if (cli.Stderr().find(text) != std::string::npos) return true;
       if (!cli.running()) return false;
       std::this_thread::sleep_for(50ms);
     }
     return false;
+  }
+  // The id of the only running job ("" when none).
+  std::string RunningJob() {
+    CliRun jobs = daemon_.Cli({"jobs", "--running", "--json"});
+    for (const std::string& line : Lines(jobs.out)) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_discarded() && j.contains("job_id")) return j.value("job_id", "");
+    }
+    return "";
+  }
+  // Waits (up to 30 s) until a session waits for a lock in `LOCK TABLE ...` (the swap).
+  bool WaitForSwapLockWait() {
+    for (int i = 0; i < 600; ++i) {
+      if (Query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LOCK TABLE%balances%' "
+                "AND wait_event_type = 'Lock'") != "0") {
+        return true;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+  // The live table as it was, no shadow schema, the first rebuild's positions.
+  void ExpectLiveTableIntact(const std::string& user_position,
+                             const std::string& transaction_position) {
+    EXPECT_EQ(Query(kBalances), live_before_);
+    EXPECT_EQ(Query(kShadowSchemas), "0");
+    EXPECT_EQ(Position("test::user"), user_position);
+    EXPECT_EQ(Position("test::transaction"), transaction_position);
   }
 
   // Waits (up to 60 s) until `jobs` shows job `job_id` waiting for the event server to stop.
@@ -253,6 +283,150 @@ TEST_F(ShadowE2eTest, AKilledDaemonsShadowIsRemovedByTheNextRebuild) {
   EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
   EXPECT_THAT(run.err, HasSubstr("removed the orphan shadow schema"));
   EXPECT_EQ(Query(kShadowSchemas), "0");
+}
+
+// A real fault in the catch-up: an event the handler rejects (amount "abc"), written while
+// the server still runs, after the first head; with --strict the skip fails the rebuild.
+TEST_F(ShadowE2eTest, AFailingCatchUpLeavesTheLiveTableAndNoShadow) {
+  const std::string user_position = Position("test::user");
+  const std::string transaction_position = Position("test::transaction");
+  auto protean = std::make_unique<HealthServer>(health_port_, "HTTP/1.1 200 OK");
+  auto cli =
+      daemon_.SpawnCli({"rebuild", "--projection=Balances", "--strategy=shadow", "--strict"});
+  ASSERT_TRUE(WaitForWaiting(*cli)) << cli->Stdout() << cli->Stderr();
+  ASSERT_TRUE(conn_
+                  ->Exec("SELECT message_store.write_message(gen_random_uuid()::text, "
+                         "'test::transaction-bad', 'Test.Transacted.v1', '{\"user_id\": \"u1\", "
+                         "\"amount\": \"abc\"}'::jsonb, '{}'::jsonb)")
+                  .ok());
+  protean.reset();
+  EXPECT_EQ(cli->Wait(60s), 1) << cli->Stdout() << cli->Stderr();
+  EXPECT_THAT(cli->Stderr(), HasSubstr("catch-up"));
+  EXPECT_THAT(cli->Stdout(), HasSubstr("the shadow was dropped: the projection is as it was"));
+  ExpectLiveTableIntact(user_position, transaction_position);
+}
+
+// A real fault in the swap: another session holds a SHARE lock on the live table and the
+// database URI sets lock_timeout: the swap gives up, rolls back and drops the shadow.
+TEST_F(ShadowE2eTest, ASwapThatCannotLockTheLiveTableLeavesItIntactAndNoShadow) {
+  const std::string user_position = Position("test::user");
+  const std::string transaction_position = Position("test::transaction");
+  std::string toml = ReadFileText(root_.path() + "/domain.toml");
+  const std::string database =
+      "[databases.default]\nprovider = \"postgresql\"\ndatabase_uri = \"" + uri_;
+  ASSERT_NE(toml.find(database), std::string::npos);
+  toml.replace(toml.find(database), database.size(),
+               database + "?options=-c%20lock_timeout%3D1500");
+  root_.Write("domain.toml", toml);
+  auto blocker = storage::PgConnection::Connect(uri_);
+  ASSERT_TRUE(blocker.ok());
+  auto protean = std::make_unique<HealthServer>(health_port_, "HTTP/1.1 200 OK");
+  auto cli = daemon_.SpawnCli({"rebuild", "--projection=Balances", "--strategy=shadow"});
+  ASSERT_TRUE(WaitForWaiting(*cli)) << cli->Stdout() << cli->Stderr();
+  ASSERT_TRUE(blocker->Exec("BEGIN; LOCK TABLE balances IN SHARE MODE").ok());
+  protean.reset();
+  EXPECT_EQ(cli->Wait(60s), 1) << cli->Stdout() << cli->Stderr();
+  ASSERT_TRUE(blocker->Exec("ROLLBACK").ok());
+  EXPECT_THAT(cli->Stderr(), HasSubstr("swap"));
+  EXPECT_THAT(cli->Stdout(), HasSubstr("could not lock"));
+  EXPECT_THAT(cli->Stdout(), HasSubstr("lock_timeout"));
+  ExpectLiveTableIntact(user_position, transaction_position);
+}
+
+// Cancel while the swap waits for another session's lock on the live table.
+TEST_F(ShadowE2eTest, CancelWhileTheSwapWaitsForTheLiveTablesLock) {
+  const std::string user_position = Position("test::user");
+  const std::string transaction_position = Position("test::transaction");
+  auto blocker = storage::PgConnection::Connect(uri_);
+  ASSERT_TRUE(blocker.ok());
+  auto protean = std::make_unique<HealthServer>(health_port_, "HTTP/1.1 200 OK");
+  auto cli = daemon_.SpawnCli({"rebuild", "--projection=Balances", "--strategy=shadow"});
+  ASSERT_TRUE(WaitForWaiting(*cli)) << cli->Stdout() << cli->Stderr();
+  const std::string job = RunningJob();
+  ASSERT_FALSE(job.empty());
+  ASSERT_TRUE(blocker->Exec("BEGIN; LOCK TABLE balances IN SHARE MODE").ok());
+  protean.reset();
+  EXPECT_TRUE(WaitForSwapLockWait()) << cli->Stderr();
+  CliRun cancel = daemon_.Cli({"cancel", job});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.out << cancel.err;
+  EXPECT_EQ(cli->Wait(30s), 1) << cli->Stdout() << cli->Stderr();  // before the lock is free
+  ASSERT_TRUE(blocker->Exec("ROLLBACK").ok());
+  EXPECT_THAT(cli->Stdout(), HasSubstr("cancelled"));
+  ExpectLiveTableIntact(user_position, transaction_position);
+}
+
+// Cancel during a catch-up made long by paced events written while the server ran.
+TEST_F(ShadowE2eTest, CancelDuringTheCatchUpLeavesTheLiveTableAndNoShadow) {
+  const std::string user_position = Position("test::user");
+  const std::string transaction_position = Position("test::transaction");
+  auto protean = std::make_unique<HealthServer>(health_port_, "HTTP/1.1 200 OK");
+  auto cli = daemon_.SpawnCli(
+      {"rebuild", "--projection=Balances", "--strategy=shadow", "--batch-size=20"});
+  ASSERT_TRUE(WaitForWaiting(*cli)) << cli->Stdout() << cli->Stderr();
+  const std::string job = RunningJob();
+  ASSERT_FALSE(job.empty());
+  ASSERT_TRUE(WritePacedEvents(*conn_, 3000).ok());  // >= 6 s of catch-up
+  protean.reset();
+  ASSERT_TRUE(WaitForStderr(*cli, "catch-up")) << cli->Stdout() << cli->Stderr();
+  CliRun cancel = daemon_.Cli({"cancel", job});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.out << cancel.err;
+  EXPECT_EQ(cli->Wait(60s), 1) << cli->Stdout() << cli->Stderr();
+  EXPECT_THAT(cli->Stdout(), HasSubstr("cancelled"));
+  EXPECT_THAT(cli->Stderr(), ::testing::Not(HasSubstr("swap")));
+  ExpectLiveTableIntact(user_position, transaction_position);
+}
+
+// kill -9 of the daemon during the catch-up: the live table is intact, the orphan shadow is
+// removed by the next rebuild after a restart.
+TEST_F(ShadowE2eTest, AKilledDaemonDuringTheCatchUpLeavesTheLiveTableAndTheOrphanIsRemoved) {
+  const std::string user_position = Position("test::user");
+  const std::string transaction_position = Position("test::transaction");
+  auto protean = std::make_unique<HealthServer>(health_port_, "HTTP/1.1 200 OK");
+  auto cli = daemon_.SpawnCli(
+      {"rebuild", "--projection=Balances", "--strategy=shadow", "--batch-size=20"});
+  ASSERT_TRUE(WaitForWaiting(*cli)) << cli->Stdout() << cli->Stderr();
+  ASSERT_TRUE(WritePacedEvents(*conn_, 3000).ok());
+  protean.reset();
+  ASSERT_TRUE(WaitForStderr(*cli, "catch-up")) << cli->Stdout() << cli->Stderr();
+  daemon_.process().Signal(SIGKILL);
+  EXPECT_NE(cli->Wait(30s), 0);
+  EXPECT_EQ(Query(kShadowSchemas), "1");  // the orphan
+  EXPECT_EQ(Query(kBalances), live_before_);
+  EXPECT_EQ(Position("test::user"), user_position);
+  EXPECT_EQ(Position("test::transaction"), transaction_position);
+  ASSERT_TRUE(daemon_.Start()) << daemon_.process().Stderr();
+  // The server stays stopped: the next shadow rebuild goes straight through.
+  CliRun again = daemon_.Cli({"rebuild", "--projection=Balances", "--strategy=shadow"});
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_THAT(again.err, HasSubstr("removed the orphan shadow schema"));
+  EXPECT_EQ(Query(kShadowSchemas), "0");
+  EXPECT_EQ(Position("test::transaction"), Head("test::transaction"));
+}
+
+// Two shadow rebuilds of different projections at once, both waiting for the same server:
+// each one's orphan sweep leaves the other's live shadow alone; both swap.
+TEST_F(ShadowE2eTest, TwoConcurrentShadowRebuildsOfDifferentProjectionsBothSucceed) {
+  std::string toml = ReadFileText(root_.path() + "/domain.toml");
+  root_.Write("domain.toml", toml + kUserDirectoryProjection + kUserDirectoryProjector);
+  CliRun first = daemon_.Cli({"rebuild", "--projection=UserDirectory"});
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  ASSERT_TRUE(conn_->Exec("DELETE FROM user_directory WHERE user_id = 'u1'").ok());
+  auto protean = std::make_unique<HealthServer>(health_port_, "HTTP/1.1 200 OK");
+  auto balances = daemon_.SpawnCli({"rebuild", "--projection=Balances", "--strategy=shadow"});
+  auto directory = daemon_.SpawnCli({"rebuild", "--projection=UserDirectory", "--strategy=shadow"});
+  ASSERT_TRUE(WaitForWaiting(*balances)) << balances->Stdout() << balances->Stderr();
+  ASSERT_TRUE(WaitForWaiting(*directory)) << directory->Stdout() << directory->Stderr();
+  EXPECT_EQ(Query(kShadowSchemas), "2");
+  EXPECT_EQ(Query(kBalances), live_before_);
+  protean.reset();
+  EXPECT_EQ(balances->Wait(120s), 0) << balances->Stdout() << balances->Stderr();
+  EXPECT_EQ(directory->Wait(120s), 0) << directory->Stdout() << directory->Stderr();
+  EXPECT_EQ(Query(kShadowSchemas), "0");
+  EXPECT_EQ(Query("SELECT count(*) FROM user_directory"), "200");
+  const std::string swapped = Query(kBalances);
+  CliRun full = daemon_.Cli({"rebuild", "--projection=Balances"});
+  ASSERT_EQ(full.exit_code, 0) << full.out << full.err;
+  EXPECT_EQ(Query(kBalances), swapped);
 }
 
 TEST_F(ShadowE2eTest, RefusedForAllProjectionsAndABadTimeoutIsAUsageError) {

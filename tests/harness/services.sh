@@ -7,6 +7,9 @@
 #   services.sh stop STATE_DIR      stops both and removes the scratch directory
 #   services.sh restart-pg STATE_DIR  restarts PostgreSQL (fast shutdown: sessions are cut)
 # With PROTEAN_TEST_NO_REDIS=1, start starts PostgreSQL only (a test's private server).
+# With PROTEAN_PG_DURABLE=1, PostgreSQL runs with production durability (fsync,
+# synchronous_commit and full_page_writes on) instead of the scratch settings (bench/run.sh
+# --durable); the tests never set it.
 set -euo pipefail
 
 cmd=${1:?usage: services.sh start|stop|restart-pg STATE_DIR}
@@ -66,12 +69,15 @@ start() {
   # Tuned for a scratch server: no durability needed, enough connections for e2e tests. A
   # port taken between the check and the bind (other test suites start servers too) is
   # retried with another.
-  local attempt
+  local attempt durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  if [ "${PROTEAN_PG_DURABLE:-0}" = 1 ]; then
+    durability="-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+  fi
   for attempt in 1 2 3 4 5; do
     pg_port=$(free_port)
     as_db_user "$pg_bin/pg_ctl" -D "$scratch/pgdata" -l "$scratch/postgres.log" -w -t 60 start \
-      -o "-p $pg_port -k $scratch/socket -c listen_addresses=127.0.0.1 -c fsync=off \
-          -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
+      -o "-p $pg_port -k $scratch/socket -c listen_addresses=127.0.0.1 $durability \
+          -c max_connections=200 \
           -c shared_buffers=256MB" >/dev/null && break
     if [ "$attempt" = 5 ]; then cat "$scratch/postgres.log" >&2; exit 1; fi
     echo "services.sh: PostgreSQL did not start on port $pg_port; trying another" >&2

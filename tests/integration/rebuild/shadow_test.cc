@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <string>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -321,6 +322,93 @@ TEST_F(ShadowTest, AnOrphanShadowIsRemovedByTheNextRebuild) {
   EXPECT_EQ(Count("pg_namespace WHERE nspname = 'protean_admin_shadow_foreign'"), 1);
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_THAT(warnings[0], HasSubstr("removed the orphan shadow schema " + *schema));
+}
+
+// Two shadow rebuilds of different tables at once, each table with an orphan: the first
+// one's sweep never takes the second table's lock (a session reading the second orphan makes
+// it skip that orphan, not wait holding the lock), and the second, started while the first
+// waits, removes its own orphan and leaves the first's live shadow alone.
+TEST_F(ShadowTest, TwoConcurrentShadowRebuildsOfDifferentTablesBothSucceed) {
+  History(10, 50);
+  ASSERT_TRUE(Rebuild("Balances").ok());
+  ASSERT_TRUE(Rebuild("UserDirectory").ok());
+  std::string directory_orphan;
+  for (const char* table : {"balances", "user_directory"}) {
+    auto live = storage::LoadTableInfo(*conn_, "public", table);
+    ASSERT_TRUE(live.ok() && live->has_value());
+    auto schema = storage::ShadowSchemaName(*conn_, **live);
+    auto lock = storage::TableLockText(*conn_, "", table);
+    ASSERT_TRUE(schema.ok() && lock.ok());
+    ASSERT_TRUE(storage::CreateShadow(*conn_, **live, *schema, *lock).ok());
+    directory_orphan = *schema;
+  }
+  auto reader = storage::PgConnection::Connect(uri_);
+  ASSERT_TRUE(reader.ok());
+  ASSERT_TRUE(
+      reader->Exec("BEGIN; LOCK TABLE " + directory_orphan + ".user_directory IN ACCESS SHARE MODE")
+          .ok());
+  std::atomic<bool> balances_waiting{false}, directory_waiting{false};
+  const auto waits_on = [](std::atomic<bool>& flag) {
+    return [&flag](const ProgressEvent& e) {
+      if (e.kind == ProgressEvent::Kind::kPhase && e.phase == Phase::kWaiting) flag = true;
+    };
+  };
+  const auto wait_for = [](const std::atomic<bool>& flag) {
+    for (int i = 0; i < 200 && !flag.load(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return flag.load();
+  };
+  RebuildOptions balances_options = ShadowOptions();
+  balances_options.on_progress = waits_on(balances_waiting);
+  RebuildOptions directory_options = ShadowOptions();
+  directory_options.on_progress = waits_on(directory_waiting);
+  absl::StatusOr<RebuildResult> balances, directory;
+  std::thread first([&] { balances = Rebuild("Balances", balances_options); });
+  const bool first_waits = wait_for(balances_waiting);
+  const int64_t schemas_while_read = ShadowSchemas();
+  ASSERT_TRUE(reader->Exec("ROLLBACK").ok());
+  std::thread second([&] { directory = Rebuild("UserDirectory", directory_options); });
+  const bool second_waits = wait_for(directory_waiting);
+  stopped_ = true;
+  first.join();
+  second.join();
+  EXPECT_TRUE(first_waits);          // not stuck in the sweep on the orphan being read
+  EXPECT_EQ(schemas_while_read, 2);  // its own live shadow, and the read orphan left alone
+  EXPECT_TRUE(second_waits);
+  ASSERT_TRUE(balances.ok()) << balances.status();
+  ASSERT_TRUE(directory.ok()) << directory.status();
+  EXPECT_EQ(Count("balances"), 10);
+  EXPECT_EQ(Count("user_directory"), 10);
+  EXPECT_EQ(ShadowSchemas(), 0);
+}
+
+// The sweep reads the owner's lock from pg_locks: a held lock keeps the orphan, a free one
+// lets it go, and the lock itself is never taken (its holder is unaffected).
+TEST_F(ShadowTest, TheSweepLeavesAShadowWhoseOwnerHoldsItsLock) {
+  History(3, 3);
+  ASSERT_TRUE(Rebuild("Balances").ok());
+  auto live = storage::LoadTableInfo(*conn_, "public", "balances");
+  ASSERT_TRUE(live.ok() && live->has_value());
+  auto schema = storage::ShadowSchemaName(*conn_, **live);
+  auto lock = storage::TableLockText(*conn_, "", "balances");
+  ASSERT_TRUE(schema.ok() && lock.ok());
+  ASSERT_TRUE(storage::CreateShadow(*conn_, **live, *schema, *lock).ok());
+  auto owner = storage::PgConnection::Connect(uri_);
+  ASSERT_TRUE(owner.ok());
+  ASSERT_TRUE(storage::TryAdvisoryLock(*owner, *lock).value_or(false));
+  EXPECT_TRUE(storage::AdvisoryLockHeldElsewhere(*conn_, *lock).value_or(false));
+  EXPECT_FALSE(storage::AdvisoryLockHeldElsewhere(*owner, *lock).value_or(true));
+  auto dropped = storage::DropShadowSchemaIfUnowned(*conn_, {*schema, *lock}, 200);
+  ASSERT_TRUE(dropped.ok()) << dropped.status();
+  EXPECT_FALSE(*dropped);
+  EXPECT_EQ(ShadowSchemas(), 1);
+  ASSERT_TRUE(storage::AdvisoryUnlock(*owner, *lock).ok());
+  EXPECT_FALSE(storage::AdvisoryLockHeldElsewhere(*conn_, *lock).value_or(true));
+  dropped = storage::DropShadowSchemaIfUnowned(*conn_, {*schema, *lock}, 200);
+  ASSERT_TRUE(dropped.ok()) << dropped.status();
+  EXPECT_TRUE(*dropped);
+  EXPECT_EQ(ShadowSchemas(), 0);
 }
 
 TEST(ShadowSqlTest, NamesTableQualified) {

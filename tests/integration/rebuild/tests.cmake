@@ -30,3 +30,8 @@ protean_add_test(NAME action_basics_test LABEL integration
 protean_add_test(NAME shadow_test LABEL integration
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/shadow_test.cc
   LIBS protean_admin_rebuild TIMEOUT 180)
+# docs/domain-toml.md "Choosing a handler form": its SQL, Lua and action translations run
+# against PostgreSQL give the same rows (issue 16).
+protean_add_test(NAME handler_forms_doc_test LABEL integration
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/handler_forms_doc_test.cc
+  LIBS protean_admin_rebuild protean_admin_domain TIMEOUT 120)
