@@ -415,6 +415,7 @@ size_t RowCache::memory_bytes() const { return state_->memory_bytes(); }
 
 void RowCache::Clear() {
   state_->Clear();
+  last_get_id_.reset();
   dirty_ = false;
   table_empty_ = false;
 }
@@ -482,6 +483,8 @@ absl::StatusOr<uint32_t> RowCache::Hold(absl::string_view key) {
 
 absl::StatusOr<bool> RowCache::Get(std::string_view key, std::vector<storage::Cell>& cells) {
   ASSIGN_OR_RETURN(const uint32_t id, Hold(absl::string_view(key.data(), key.size())));
+  last_get_key_.assign(key.data(), key.size());
+  last_get_id_ = id;
   if (!(state_->Flags(id) & State::kPresent)) return false;
   RowState& row = state_->row;
   state_->Load(id, row);
@@ -494,6 +497,10 @@ absl::Status RowCache::ApplyChanges(const std::vector<LuaRowChange>& changes) {
   // Every row held first: a failing fetch changes none.
   absl::InlinedVector<uint32_t, 4> ids;
   for (const LuaRowChange& change : changes) {
+    if (last_get_id_ && change.key == last_get_key_) {
+      ids.push_back(*last_get_id_);
+      continue;
+    }
     ASSIGN_OR_RETURN(const uint32_t id, Hold(change.key));
     ids.push_back(id);
   }

@@ -89,6 +89,10 @@ class RowCache {
   std::unique_ptr<State> state_;
   bool dirty_ = false;
   bool table_empty_ = false;
+  // The key Get last held and its id (ids stay valid until Clear): a Lua call's changes are
+  // mostly of the row it read, found again without a second lookup.
+  std::string last_get_key_;
+  std::optional<uint32_t> last_get_id_;
 };
 
 // Folds `items` against `store` (fetch touched rows, apply in order, write final states).

@@ -205,7 +205,8 @@ bool BoolCell(lua_State* L, const LuaValueType& type, int index, std::string& ou
 
 // varchar(n), char(n): at most n characters, or more whose excess is spaces (dropped).
 bool CheckLength(const LuaValueType& type, std::string& out, std::string& error) {
-  if (type.max_chars < 0) return true;
+  // A character takes at least a byte: no more bytes than allowed characters is short enough.
+  if (type.max_chars < 0 || out.size() <= static_cast<size_t>(type.max_chars)) return true;
   int chars = 0;
   for (size_t i = 0; i < out.size(); ++i) {
     if ((static_cast<unsigned char>(out[i]) & 0xC0) == 0x80) continue;

@@ -207,6 +207,38 @@ bool PushJsonText(lua_State* L, std::string_view text) {
   return true;
 }
 
+bool PushJsonFields(lua_State* L, std::string_view text, const std::vector<std::string>& fields,
+                    int table) {
+  table = lua_absindex(L, table);
+  dom::element element;
+  if (!ParseElement(Context(L), text, element)) return false;
+  if (element.type() != dom::element_type::OBJECT) {
+    PushJsonElement(L, element, true);
+    return true;
+  }
+  dom::object object = element.get_object().value_unsafe();
+  for (const std::string& name : fields) {
+    lua_pushlstring(L, name.data(), name.size());
+    // The last of duplicate keys wins, as in PushJsonElement.
+    dom::element value;
+    bool found = false;
+    for (dom::key_value_pair field : object) {
+      if (field.key == name) {
+        value = field.value;
+        found = true;
+      }
+    }
+    if (found && !value.is_null()) {
+      PushJsonElement(L, value, false);
+    } else {
+      lua_pushnil(L);
+    }
+    lua_rawset(L, table);
+  }
+  lua_pushvalue(L, table);
+  return true;
+}
+
 void PushJsonElement(lua_State* L, dom::element element, bool in_array) {
   luaL_checkstack(L, 3, "JSON nested too deeply");
   switch (element.type()) {

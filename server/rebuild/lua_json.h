@@ -20,6 +20,7 @@
 #include <lua.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace protean_admin::rebuild {
 
@@ -30,6 +31,13 @@ void OpenJsonLibrary(lua_State* L);
 // Parses `text` and pushes its value. False, with Context(L).error, when it is not valid JSON
 // (nothing pushed). Raises only when memory runs out.
 bool PushJsonText(lua_State* L, std::string_view text);
+
+// Parses `text`. When it is an object, sets each of `fields` in the table at `table` to its
+// value (nil when absent or null: the table then reads, for those fields, exactly as the
+// table PushJsonText would push) and pushes that table; otherwise pushes its value as
+// PushJsonText does. False, with Context(L).error, when it is not valid JSON.
+bool PushJsonFields(lua_State* L, std::string_view text, const std::vector<std::string>& fields,
+                    int table);
 
 // Pushes the value of a parsed element (`in_array`: null is `null`, else nil).
 void PushJsonElement(lua_State* L, simdjson::dom::element element, bool in_array);

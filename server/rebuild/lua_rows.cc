@@ -599,10 +599,10 @@ bool LuaRowSet::FinishColumn(lua_State* L, int e, int c) {
   return Account(L, ctx.text.size());
 }
 
-void LuaRowSet::Emit(std::vector<LuaRowChange>& changes) const {
+void LuaRowSet::Emit(std::vector<LuaRowChange>& changes) {
   changes.resize(write_order_.size());
   for (size_t i = 0; i < write_order_.size(); ++i) {
-    const Entry& entry = entries_[write_order_[i]];
+    Entry& entry = entries_[write_order_[i]];
     LuaRowChange& change = changes[i];
     change.key = entry.key;
     change.present = entry.present;
@@ -612,7 +612,9 @@ void LuaRowSet::Emit(std::vector<LuaRowChange>& changes) const {
       change.assigned.clear();
       continue;
     }
-    change.cells = entry.cells;
+    // The call is over: its entries' cells are overwritten before they are read again (Add
+    // is followed by Load or CommitRow), so their buffers are swapped out, not copied.
+    change.cells.swap(entry.cells);
     change.assigned.resize(columns_.size());
     for (size_t c = 0; c < columns_.size(); ++c) {
       change.assigned[c] = (entry.flags[c] & kAssigned) != 0;

@@ -36,8 +36,9 @@ class LuaRowSet {
   // After the handler returned, inside the protected run: encodes the tables held for
   // json/jsonb and array columns. Raises when one cannot be written.
   void Finish(lua_State* L);
-  // The rows the finished call wrote, in first-write order, into `changes`.
-  void Emit(std::vector<LuaRowChange>& changes) const;
+  // The rows the finished call wrote, in first-write order, into `changes` (their cells
+  // are moved out: the call's rows are not used again).
+  void Emit(std::vector<LuaRowChange>& changes);
   // Why the row source failed (after a failure with LuaContext::Fatal::kRowSource).
   const absl::Status& source_error() const { return source_error_; }
 

@@ -9,6 +9,7 @@
 #include "server/rebuild/lua_context.h"
 #include "server/rebuild/lua_date.h"
 #include "server/rebuild/lua_decimal.h"
+#include "server/rebuild/lua_fields.h"
 #include "server/rebuild/lua_json.h"
 #include "server/rebuild/lua_rows.h"
 #include "server/rebuild/lua_sandbox.h"
@@ -233,7 +234,7 @@ absl::StatusOr<int> LuaRuntime::Compile(std::string_view source, std::string_vie
   }
   int ref = static_cast<int>(lua_tointeger(L, -1));
   lua_settop(L, 0);
-  handlers_.push_back(Handler{ref, std::string(file), first_line});
+  handlers_.push_back(Handler{ref, std::string(file), first_line, EventFieldsRead(source)});
   return static_cast<int>(handlers_.size()) - 1;
 }
 
@@ -241,7 +242,20 @@ int LuaRuntime::RunCall(lua_State* L) {
   auto* runtime = static_cast<LuaRuntime*>(lua_touserdata(L, 1));
   runtime->rows_->BeginLua(L);
   lua_rawgeti(L, LUA_REGISTRYINDEX, runtime->globals_ref_);  // 2
-  if (runtime->payload_.empty()) {
+  Handler& handler = runtime->handlers_[runtime->handler_];
+  if (handler.event_fields) {
+    if (handler.event_ref == LUA_NOREF) {
+      lua_createtable(L, 0, static_cast<int>(handler.event_fields->size()));
+      handler.event_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, handler.event_ref);  // 3
+    // An empty payload: every field nil, as in an empty table.
+    if (!PushJsonFields(L, runtime->payload_.empty() ? "{}" : runtime->payload_,
+                        *handler.event_fields, 3)) {
+      return luaL_error(L, "event payload: %s", Context(L).error.c_str());
+    }
+    lua_remove(L, 3);
+  } else if (runtime->payload_.empty()) {
     lua_newtable(L);
   } else if (!PushJsonText(L, runtime->payload_)) {
     return luaL_error(L, "event payload: %s", Context(L).error.c_str());
@@ -251,7 +265,7 @@ int LuaRuntime::RunCall(lua_State* L) {
     lua_newtable(L);
   }
   lua_setfield(L, 2, "event");
-  lua_rawgeti(L, LUA_REGISTRYINDEX, runtime->handlers_[runtime->handler_].function_ref);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, handler.function_ref);
   // Reset on every call: a handler assigning _ENV must not change the next call's.
   lua_rawgeti(L, LUA_REGISTRYINDEX, runtime->environment_ref_);
   lua_setupvalue(L, -2, 1);

@@ -125,6 +125,10 @@ class LuaRuntime {
     int function_ref;
     std::string file;
     int first_line;
+    // The payload fields the handler can read (lua_fields.h), decoded into a table reused
+    // by its calls (created by its first call); nullopt: a new table of the whole payload.
+    std::optional<std::vector<std::string>> event_fields;
+    int event_ref = -2;  // LUA_NOREF
   };
 
   LuaRuntime();

@@ -324,6 +324,42 @@ TEST(LuaRuntimeTest, EventIsTheNestedPayload) {
             "structure: missing or superfluous commas, braces, missing keys, etc.");
 }
 
+// A handler that reads `event` only as event.<name> gets those fields decoded into a table
+// reused by its calls: what it reads must be what the whole payload would give, call after
+// call (lua_fields.h).
+TEST(LuaRuntimeTest, EventFieldsReadByTheHandlerAreExactAcrossCalls) {
+  LuaHarness h;
+  absl::StatusOr<int> id = h.runtime().Compile(R"(
+    local t = {}
+    for _, name in ipairs({"a", "b", "c"}) do
+      local v = ({a = event.a, b = event.b, c = event.c})[name]
+      t[#t + 1] = name .. "=" .. (type(v) == "table" and "#" .. #v or tostring(v))
+    end
+    if event.b == nil then event.b = "set" end
+    if event.a ~= nil and type(event.a) == "table" then table.insert(event.a, 9) end
+    rows.x = {t = table.concat(t, ",")}
+  )",
+                                               "domain.toml", 10);
+  ASSERT_TRUE(id.ok()) << id.status();
+  auto text = [&](const std::string& payload) -> std::string {
+    auto changes = h.runtime().Call(*id, payload, h.meta, h.source_rows);
+    if (!changes.ok()) return std::string(changes.status().message());
+    return h.Cell(LuaHarness::Only(*changes), "t").value_or("NULL");
+  };
+  EXPECT_EQ(text(R"({"a": [1, 2], "b": 1.5, "c": "x", "d": 1})"), "a=#2,b=1.5,c=x");
+  // Fields absent now, or assigned or changed by the previous call, read as the payload says.
+  EXPECT_EQ(text(R"({"a": [1, 2], "c": null})"), "a=#2,b=nil,c=nil");
+  EXPECT_EQ(text(R"({"b": 2, "b": 3, "a": 1})"), "a=1,b=3,c=nil");
+  EXPECT_EQ(text(""), "a=nil,b=nil,c=nil");
+  EXPECT_EQ(text("null"), "a=nil,b=nil,c=nil");
+  EXPECT_EQ(text("[1, 2]"), "a=nil,b=nil,c=nil");
+  EXPECT_EQ(text(R"({"a": 7, "b": 8})"), "a=7,b=8,c=nil");
+  EXPECT_EQ(text("{oops"),
+            "domain.toml:10: event payload: invalid JSON: The JSON document has an improper "
+            "structure: missing or superfluous commas, braces, missing keys, etc.");
+  EXPECT_EQ(text(R"({"c": 5})"), "a=nil,b=nil,c=5");
+}
+
 TEST(LuaRuntimeTest, MetaFields) {
   LuaHarness h;
   auto changes = h.Run(R"(
