@@ -1608,7 +1608,8 @@ class SqlWavesDifferentialTest : public RebuildFixture {
         EXPECT_EQ(actual, expected) << where;
         EXPECT_EQ(d, dispatched) << where;
         EXPECT_EQ(s, skipped) << where;
-        if (batch > 1) {
+        // With failures, a long batch fills its epoch, which fails and is replayed per event.
+        if (batch > 1 && (!failures || batch <= 7)) {
           EXPECT_GT(waved, 0) << where;
         }
       }
