@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "protean/admin/v1/admin.grpc.pb.h"
-#include "server/domain/model.h"
+#include "domain/model.h"
 #include "server/service/audit_trail.h"
 #include "server/service/auth.h"
 #include "server/service/job_registry.h"

@@ -63,3 +63,7 @@ protean_add_e2e_test(lua_e2e_test TIMEOUT 300 SOURCE lua_e2e_test.cc)
 
 # The shadow strategy (issue 17): a fake event server started and stopped, a concurrent writer.
 protean_add_e2e_test(shadow_e2e_test TIMEOUT 600 SOURCE shadow_e2e_test.cc)
+
+# `ir import` (issue 18.1): an IR-imported domain rebuilt through the daemon and the CLI.
+protean_add_e2e_test(ir_e2e_test TIMEOUT 300 SOURCE ir_e2e_test.cc
+  DEFINITIONS IR_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/unit/ir/data")

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "domain/parameters.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/domain/parameters.h"
 
 namespace protean_admin::rebuild {
 namespace {

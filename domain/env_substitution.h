@@ -1,5 +1,5 @@
-#ifndef PROTEAN_ADMIN_SERVER_DOMAIN_ENV_SUBSTITUTION_H_
-#define PROTEAN_ADMIN_SERVER_DOMAIN_ENV_SUBSTITUTION_H_
+#ifndef PROTEAN_ADMIN_DOMAIN_ENV_SUBSTITUTION_H_
+#define PROTEAN_ADMIN_DOMAIN_ENV_SUBSTITUTION_H_
 
 // Protean's ${VAR} / ${VAR|default} substitution in configuration strings.
 //
@@ -29,4 +29,4 @@ absl::StatusOr<std::string> SubstituteEnv(std::string_view text, const GetEnvFun
 
 }  // namespace protean_admin::domain
 
-#endif  // PROTEAN_ADMIN_SERVER_DOMAIN_ENV_SUBSTITUTION_H_
+#endif  // PROTEAN_ADMIN_DOMAIN_ENV_SUBSTITUTION_H_
