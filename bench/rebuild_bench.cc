@@ -49,6 +49,9 @@ int main(int argc, char** argv) {
   app.add_option("--batch-size", batch_size, "events per batch");
   app.add_option("--row-cache-mib", row_cache_mib, "action form: memory for held rows (MiB)");
   app.add_option("--sql-epoch-events", sql_epoch_events, "SQL form: events per epoch");
+  bool sql_per_event = false;
+  app.add_flag("--sql-per-event", sql_per_event,
+               "SQL form: every statement once per event (no set-based waves)");
   app.add_option("--strategy", strategy, "atomic|inplace")
       ->check(CLI::IsMember({"atomic", "inplace"}));
   CLI11_PARSE(app, argc, argv);
@@ -79,6 +82,7 @@ int main(int argc, char** argv) {
   options.batch_size = batch_size;
   options.row_cache_bytes = row_cache_mib << 20;
   options.sql_epoch_events = sql_epoch_events;
+  options.sql_set_based = !sql_per_event;
   options.strategy =
       strategy == "inplace" ? rebuild::Strategy::kInplace : rebuild::Strategy::kAtomic;
   options.hand_off = false;
@@ -89,6 +93,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rebuild_bench: %s\n", result.status().ToString().c_str());
     return 1;
   }
+  std::fprintf(stderr, "rebuild_bench: %lld SQL-form events ran set-based\n",
+               static_cast<long long>(result->sql_set_based_events));
   std::string errors;
   for (const std::string& e : result->errors) errors += (errors.empty() ? "" : "; ") + e;
   std::printf(

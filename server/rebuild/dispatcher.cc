@@ -375,17 +375,87 @@ absl::Status Dispatcher::WriteThrough(size_t begin, size_t end,
 // Binds the item's statements to its values; a failure that is the event's own is stored in
 // the item, a fatal one returned.
 absl::Status Dispatcher::BindSql(SqlItem& item) {
+  item.wave = t_.sql_waves && !isolated_;
   for (size_t c = 0; c < item.statements.size(); ++c) {
+    std::vector<uint32_t>& types = item.types.emplace_back();
     absl::StatusOr<storage::PipelineCommand> command =
-        t_.sql->Bind(*item.statements[c], item.values[c]);
+        t_.sql->Bind(*item.statements[c], item.values[c], &types);
     if (!command.ok()) {
       if (Fatal(command.status())) return command.status();
       item.eval_status = command.status();
       return absl::OkStatus();
     }
+    const SqlStatements::Wave* wave = t_.sql->WaveOf(*item.statements[c]);
+    item.wave = item.wave && wave != nullptr &&
+                IsCanonicalWaveKey(wave->key_kind, command->params[wave->key_parameter]);
     item.commands.push_back(*std::move(command));
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+// One statement's rows of one wave, with the types they were bound with.
+struct WaveGroup {
+  const domain::SqlStatement* statement;
+  const std::vector<uint32_t>* types;
+  std::vector<const std::vector<storage::PgParam>*> rows;
+  std::vector<const storage::PipelineCommand*> per_event;  // the same rows, one by one
+};
+
+}  // namespace
+
+absl::StatusOr<std::vector<storage::PipelineCommand>> Dispatcher::WaveCommands(
+    const std::vector<size_t>& pending) {
+  std::vector<storage::PipelineCommand> commands;
+  std::vector<std::vector<WaveGroup>> waves;
+  absl::flat_hash_map<std::string, int> seen;  // key -> occurrences so far
+  auto flush = [&]() -> absl::Status {
+    for (std::vector<WaveGroup>& wave : waves) {
+      for (WaveGroup& g : wave) {
+        if (g.rows.size() == 1) {  // the per-event statement is as good
+          commands.push_back(*g.per_event[0]);
+          continue;
+        }
+        absl::StatusOr<storage::PipelineCommand> c =
+            t_.sql->BindWave(*g.statement, *g.types, g.rows);
+        if (c.ok()) {
+          commands.push_back(*std::move(c));
+          continue;
+        }
+        if (Fatal(c.status())) return c.status();
+        // No set-based variant for these types: the same rows, one by one (distinct keys).
+        for (const storage::PipelineCommand* one : g.per_event) commands.push_back(*one);
+      }
+    }
+    waves.clear();
+    seen.clear();
+    return absl::OkStatus();
+  };
+  for (size_t i : pending) {
+    SqlItem& item = items_[i].sql;
+    if (!item.wave) {
+      RETURN_IF_ERROR(flush());
+      for (const storage::PipelineCommand& c : item.commands) commands.push_back(c);
+      continue;
+    }
+    for (size_t c = 0; c < item.commands.size(); ++c) {
+      const SqlStatements::Wave* wave = t_.sql->WaveOf(*item.statements[c]);
+      const int k = seen[*item.commands[c].params[wave->key_parameter]]++;
+      if (static_cast<size_t>(k) == waves.size()) waves.emplace_back();
+      std::vector<WaveGroup>& groups = waves[k];
+      auto g = std::find_if(groups.begin(), groups.end(), [&](const WaveGroup& w) {
+        return w.statement == item.statements[c] && *w.types == item.types[c];
+      });
+      if (g == groups.end()) {
+        g = groups.insert(groups.end(), WaveGroup{item.statements[c], &item.types[c], {}, {}});
+      }
+      g->rows.push_back(&item.commands[c].params);
+      g->per_event.push_back(&item.commands[c]);
+    }
+  }
+  RETURN_IF_ERROR(flush());
+  return commands;
 }
 
 absl::Status Dispatcher::RunSqlSegment(size_t begin, size_t end,
@@ -416,14 +486,14 @@ absl::Status Dispatcher::RunSqlSegment(size_t begin, size_t end,
   // Without a savepoint (each is a subtransaction, and rows updated by many of them in one
   // transaction cost PostgreSQL MultiXact lookups on every later update): a failure rolls the
   // epoch back and replays it isolated.
-  std::vector<storage::PipelineCommand> commands;
-  for (size_t i : pending) {
-    for (const storage::PipelineCommand& c : items_[i].sql.commands) commands.push_back(c);
-  }
+  ASSIGN_OR_RETURN(std::vector<storage::PipelineCommand> commands, WaveCommands(pending));
   ASSIGN_OR_RETURN(std::vector<absl::Status> statuses, storage::RunPipeline(*t_.writer, commands));
   const int first = storage::FirstFailure(statuses);
   if (first < 0) {
-    for (size_t i : pending) Record(items_[i], absl::OkStatus(), batch);
+    for (size_t i : pending) {
+      Record(items_[i], absl::OkStatus(), batch);
+      if (items_[i].sql.wave) ++tally_.set_based;
+    }
     return absl::OkStatus();
   }
   if (Fatal(statuses[first])) return statuses[first];

@@ -31,6 +31,7 @@ namespace protean_admin::rebuild {
 struct Tally {
   int64_t dispatched = 0;
   int64_t skipped = 0;
+  int64_t set_based = 0;  // SQL-form events whose statements ran in set-based waves
   SkipLog skips;
 };
 
@@ -47,6 +48,7 @@ class Dispatcher {
     SqlStatements* sql = nullptr;             // null for a cache-backed projection
     storage::PgConnection* writer = nullptr;  // the projection's transaction
     bool cache_backed = false;
+    bool sql_waves = true;  // recognized SQL-form statements run set-based (sql_waves.h)
     std::string key_column;
     std::string projection;  // its name, for logs
   };
@@ -78,6 +80,8 @@ class Dispatcher {
     std::vector<const domain::SqlStatement*> statements;
     std::vector<std::vector<Datum>> values;          // per statement, per parameter
     std::vector<storage::PipelineCommand> commands;  // bound when run
+    std::vector<std::vector<uint32_t>> types;        // per command: its parameters' types
+    bool wave = false;  // every statement runs set-based, on a canonical key (sql_waves.h)
   };
   struct LuaItem {
     absl::Status eval_status;  // not OK: the event fails without running the handler
@@ -128,6 +132,10 @@ class Dispatcher {
   absl::Status RunSqlSegment(size_t begin, size_t end,
                              const std::vector<storage::MessageRef>& batch, bool isolated);
   absl::Status BindSql(SqlItem& item);
+  // The commands running `pending` (bound, in event order) in one pipeline: runs of wave items
+  // as set-based waves, the others one event at a time, in order.
+  absl::StatusOr<std::vector<storage::PipelineCommand>> WaveCommands(
+      const std::vector<size_t>& pending);
   absl::Status RunPendingIsolated(std::vector<size_t>& pending,
                                   const std::vector<storage::MessageRef>& batch);
 

@@ -123,6 +123,7 @@ absl::Status Engine::OpenTarget() {
   targets.sql = sql_.get();
   targets.writer = &*writer_;
   targets.cache_backed = projection_.cache_backed();
+  targets.sql_waves = options_.sql_set_based;
   targets.key_column = projection_.key;
   targets.projection = projection_.name;
   dispatcher_ =
@@ -190,10 +191,14 @@ absl::Status Engine::PlanHandlers() {
     for (const domain::Handler& h : p->handlers) {
       for (const domain::SqlStatement& statement : h.sql) {
         absl::Status s = sql_->Plan(statement);
-        if (s.ok()) continue;
-        if (absl::IsUnavailable(s)) return s;
-        return HandlerError(*p, h, statement.where.empty() ? h.where : statement.where,
-                            storage::PgPrimaryMessage(s));
+        if (!s.ok()) {
+          if (absl::IsUnavailable(s)) return s;
+          return HandlerError(*p, h, statement.where.empty() ? h.where : statement.where,
+                              storage::PgPrimaryMessage(s));
+        }
+        if (options_.sql_set_based) {
+          RETURN_IF_ERROR(sql_->PlanWave(statement, *table_, projection_.key).status());
+        }
       }
     }
   }
@@ -318,6 +323,7 @@ void Engine::ReportSkips() {
   const Tally& tally = dispatcher_->tally();
   result_.events_dispatched = tally.dispatched;
   result_.events_skipped = tally.skipped;
+  result_.sql_set_based_events = tally.set_based;
   result_.skip_reasons = tally.skips.Reasons();
   std::vector<std::string> names;
   for (const domain::Projector* p : plan_.projectors) names.push_back(p->name);

@@ -60,6 +60,8 @@ struct RebuildResult {
   int categories_processed = 0;
   int64_t events_dispatched = 0;
   int64_t events_skipped = 0;
+  // SQL form: events whose statements ran set-based (sql_waves.h); the others ran one by one.
+  int64_t sql_set_based_events = 0;
   std::vector<std::string> errors;
   // An in-place rebuild that failed or was cancelled after its truncation was committed left
   // a partial projection (errors say how it ended).
@@ -131,6 +133,9 @@ struct RebuildOptions {
   // first epoch ends after this many events, and each next one is twice as long (fewer
   // subtransactions; a failure's replay is bounded by the work done so far).
   int64_t sql_epoch_events = 50000;
+  // SQL form: statements of the shape sql_waves.h recognizes run set-based, in waves (false:
+  // every statement runs once per event; for comparisons and tests).
+  bool sql_set_based = true;
   // More skipped events than this fail the rebuild: atomic rolls back; in place stops,
   // leaving a partial projection. The result carries the error and the skip reasons.
   // Negative: no limit (Protean's behaviour).

@@ -3,9 +3,13 @@
 #include <array>
 #include <cstdlib>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
 #include "server/rebuild/action_values.h"
+#include "spdlog/spdlog.h"
 
 namespace protean_admin::rebuild {
 namespace {
@@ -212,7 +216,8 @@ absl::Status SqlStatements::LoadElementTypes(Typing& typing) {
 }
 
 absl::StatusOr<storage::PipelineCommand> SqlStatements::Bind(const domain::SqlStatement& statement,
-                                                             const std::vector<Datum>& values) {
+                                                             const std::vector<Datum>& values,
+                                                             std::vector<uint32_t>* out_types) {
   auto it = typings_.find(&statement);
   if (it == typings_.end()) return absl::InternalError("SQL statement bound before planning");
   Typing& typing = it->second;
@@ -255,6 +260,7 @@ absl::StatusOr<storage::PipelineCommand> SqlStatements::Bind(const domain::SqlSt
   }
   if (!name.ok()) return name.status();
   command.statement = *std::move(name);
+  if (out_types != nullptr) *out_types = std::move(types);
   return command;
 }
 
@@ -267,11 +273,19 @@ absl::StatusOr<std::string> SqlStatements::Variant(const domain::SqlStatement& s
     return absl::InvalidArgumentError(
         absl::StrCat("more than ", kMaxVariants, " combinations of parameter value types"));
   }
+  absl::StatusOr<absl::StatusOr<std::string>> variant = PrepareSaved(statement.text, types);
+  if (!variant.ok()) return variant.status();
+  typing.variants.emplace(types, *variant);
+  return *std::move(variant);
+}
+
+absl::StatusOr<absl::StatusOr<std::string>> SqlStatements::PrepareSaved(
+    std::string_view text, const std::vector<uint32_t>& types) {
   std::string name = absl::StrCat("pa_sql_", prepared_count_++);
   // A failing prepare would abort the transaction: it runs in a savepoint.
   auto s = conn_.Exec("SAVEPOINT pa_prepare");
   if (!s.ok()) return s.status();
-  absl::StatusOr<std::vector<uint32_t>> prepared = conn_.PrepareTyped(name, statement.text, types);
+  absl::StatusOr<std::vector<uint32_t>> prepared = conn_.PrepareTyped(name, text, types);
   absl::StatusOr<std::string> variant = name;
   if (prepared.ok()) {
     s = conn_.Exec("RELEASE SAVEPOINT pa_prepare");
@@ -281,8 +295,177 @@ absl::StatusOr<std::string> SqlStatements::Variant(const domain::SqlStatement& s
     s = conn_.Exec("ROLLBACK TO SAVEPOINT pa_prepare; RELEASE SAVEPOINT pa_prepare");
   }
   if (!s.ok()) return s.status();
-  typing.variants.emplace(types, variant);
   return variant;
+}
+
+// ---- Set-based waves (sql_waves.h) ----
+
+namespace {
+
+// What makes rows of one table depend on each other beyond their key, and the key's type.
+constexpr char kWaveTableSql[] = R"sql(
+SELECT
+  (SELECT count(*) FROM pg_trigger WHERE tgrelid = c.oid AND NOT tgisinternal),
+  (SELECT count(*) FROM pg_rewrite WHERE ev_class = c.oid),
+  (SELECT count(*) FROM pg_index i WHERE i.indrelid = c.oid AND (i.indisunique OR i.indisexclusion)
+     AND NOT (i.indnatts = 1 AND i.indkey[0] = a.attnum AND i.indpred IS NULL
+              AND i.indexprs IS NULL)),
+  (SELECT count(*) FROM pg_constraint WHERE conrelid = c.oid AND confrelid = c.oid),
+  (SELECT string_agg(d.attname, ',') FROM pg_attrdef f
+     JOIN pg_attribute d ON d.attrelid = f.adrelid AND d.attnum = f.adnum
+    WHERE f.adrelid = c.oid AND d.attgenerated = '' AND pg_get_expr(f.adbin, f.adrelid) LIKE '%(%'),
+  t.typname, coalesce(k.collisdeterministic, true)
+FROM pg_class c
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $2 AND NOT a.attisdropped
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_collation k ON k.oid = a.attcollation
+WHERE c.oid = to_regclass($1))sql";
+
+}  // namespace
+
+absl::StatusOr<SqlStatements::WaveTable> SqlStatements::LoadWaveTable(
+    const storage::TableInfo& table, std::string_view key) {
+  WaveTable w;
+  auto rows = conn_.ExecParams(kWaveTableSql, {table.qualified, std::string(key)});
+  if (!rows.ok()) {
+    if (absl::IsUnavailable(rows.status())) return rows.status();
+    w.refusal = storage::PgPrimaryMessage(rows.status());
+    return w;
+  }
+  if (rows->rows() != 1) {
+    w.refusal = "the table has no key column";
+    return w;
+  }
+  auto count = [&](int column) { return std::string(rows->Get(0, column)); };
+  const std::string type(rows->Get(0, 5));
+  if (count(0) != "0") w.refusal = "the table has triggers";
+  if (count(1) != "0") w.refusal = "the table has rules";
+  if (count(2) != "0") w.refusal = "the table has a unique index besides its key's";
+  if (count(3) != "0") w.refusal = "the table has a foreign key to itself";
+  if (type == "int2" || type == "int4" || type == "int8") {
+    w.key_kind = WaveKeyKind::kInteger;
+  } else if (type == "varchar") {
+    w.key_kind = WaveKeyKind::kVarchar;
+  } else if (type != "text") {
+    w.refusal = absl::StrCat("the key's type ", type, " is not text, varchar or an integer");
+  }
+  if (std::string(rows->Get(0, 6)) != "t") w.refusal = "the key's collation is not deterministic";
+  for (absl::string_view c : absl::StrSplit(std::string(rows->Get(0, 4)), ',', absl::SkipEmpty())) {
+    w.volatile_defaults.emplace_back(absl::AsciiStrToLower(c));
+  }
+  return w;
+}
+
+absl::StatusOr<std::vector<uint32_t>> SqlStatements::ArrayTypes(
+    const std::vector<uint32_t>& types) {
+  std::string missing;
+  for (uint32_t t : types) {
+    if (!array_types_.contains(t)) absl::StrAppend(&missing, missing.empty() ? "" : ",", t);
+  }
+  if (!missing.empty()) {
+    auto rows =
+        conn_.ExecParams("SELECT oid, typarray, typdelim FROM pg_type WHERE oid = ANY($1::oid[])",
+                         {absl::StrCat("{", missing, "}")});
+    if (!rows.ok()) return rows.status();
+    for (int r = 0; r < rows->rows(); ++r) {
+      ArrayType a;
+      a.oid = std::strtoul(std::string(rows->Get(r, 1)).c_str(), nullptr, 10);
+      a.delimiter = rows->Get(r, 2).empty() ? ',' : rows->Get(r, 2)[0];
+      array_types_[std::strtoul(std::string(rows->Get(r, 0)).c_str(), nullptr, 10)] = a;
+    }
+  }
+  std::vector<uint32_t> arrays;
+  for (uint32_t t : types) {
+    auto it = array_types_.find(t);
+    if (it == array_types_.end() || it->second.oid == 0 || it->second.delimiter != ',') {
+      return absl::FailedPreconditionError(absl::StrCat("type ", t, " has no usable array type"));
+    }
+    arrays.push_back(it->second.oid);
+  }
+  return arrays;
+}
+
+absl::StatusOr<bool> SqlStatements::PlanWave(const domain::SqlStatement& statement,
+                                             const storage::TableInfo& table,
+                                             std::string_view key) {
+  const std::string where = statement.where.empty() ? "a SQL-form statement" : statement.where;
+  auto refuse = [&](const std::string& why) {
+    spdlog::info("{} runs one event at a time (not set-based: {})", where, why);
+    return false;
+  };
+  auto it = typings_.find(&statement);
+  if (it == typings_.end()) return absl::InternalError("SQL statement waved before planning");
+  const Typing& typing = it->second;
+  std::vector<std::string> columns;
+  for (const storage::ColumnInfo& c : table.columns) {
+    columns.push_back(absl::AsciiStrToLower(c.name));
+  }
+  absl::StatusOr<WaveForm> form = RecognizeWaveStatement(statement, table.table, key, columns);
+  if (!form.ok()) return refuse(std::string(form.status().message()));
+  if (!wave_table_.has_value()) {
+    ASSIGN_OR_RETURN(wave_table_, LoadWaveTable(table, key));
+  }
+  if (!wave_table_->refusal.empty()) return refuse(wave_table_->refusal);
+  for (const std::string& c : wave_table_->volatile_defaults) {
+    if (std::find(form->inserted.begin(), form->inserted.end(), c) == form->inserted.end()) {
+      return refuse(absl::StrCat("the default of column ", c, " calls a function"));
+    }
+  }
+  std::vector<uint32_t> types = typing.settled;
+  for (size_t i = 0; i < types.size(); ++i) {
+    if (typing.element[i] != 0) return refuse("a parameter of an array type");
+    if (typing.by_value[i]) types[i] = typing.stand_in;
+  }
+  absl::StatusOr<std::vector<uint32_t>> arrays = ArrayTypes(types);
+  if (!arrays.ok()) {
+    if (absl::IsUnavailable(arrays.status())) return arrays.status();
+    return refuse(std::string(arrays.status().message()));
+  }
+  absl::StatusOr<std::vector<uint32_t>> prepared = conn_.PrepareTyped("", form->text, *arrays);
+  if (!prepared.ok()) {
+    if (absl::IsUnavailable(prepared.status())) return prepared.status();
+    return refuse(storage::PgPrimaryMessage(prepared.status()));
+  }
+  WaveState& state = waves_[&statement];
+  state.wave.key_parameter = form->key_parameter;
+  state.wave.key_kind = wave_table_->key_kind;
+  state.text = std::move(form->text);
+  return true;
+}
+
+const SqlStatements::Wave* SqlStatements::WaveOf(const domain::SqlStatement& statement) const {
+  auto it = waves_.find(&statement);
+  return it == waves_.end() ? nullptr : &it->second.wave;
+}
+
+absl::StatusOr<storage::PipelineCommand> SqlStatements::BindWave(
+    const domain::SqlStatement& statement, const std::vector<uint32_t>& types,
+    const std::vector<const std::vector<storage::PgParam>*>& rows) {
+  auto it = waves_.find(&statement);
+  auto typing = typings_.find(&statement);
+  if (it == waves_.end() || typing == typings_.end()) {
+    return absl::InternalError("SQL statement run in waves without planning");
+  }
+  WaveState& state = it->second;
+  std::vector<uint32_t> concrete = types;
+  for (size_t i = 0; i < concrete.size(); ++i) {
+    if (concrete[i] == 0) concrete[i] = typing->second.settled[i];
+  }
+  auto variant = state.variants.find(concrete);
+  if (variant == state.variants.end()) {
+    ASSIGN_OR_RETURN(std::vector<uint32_t> arrays, ArrayTypes(concrete));
+    ASSIGN_OR_RETURN(absl::StatusOr<std::string> name, PrepareSaved(state.text, arrays));
+    variant = state.variants.emplace(concrete, std::move(name)).first;
+  }
+  if (!variant->second.ok()) return variant->second.status();
+  storage::PipelineCommand command;
+  command.statement = *variant->second;
+  std::vector<const storage::PgParam*> column(rows.size());
+  for (size_t p = 0; p < concrete.size(); ++p) {
+    for (size_t r = 0; r < rows.size(); ++r) column[r] = &(*rows[r])[p];
+    command.params.emplace_back(WaveArrayLiteral(column));
+  }
+  return command;
 }
 
 }  // namespace protean_admin::rebuild

@@ -14,7 +14,9 @@
 // other value as one element. Each combination of value types met is prepared once.
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -24,8 +26,10 @@
 #include "domain/model.h"
 #include "server/rebuild/event_payload.h"
 #include "server/rebuild/pg_array.h"  // PgArrayLiteral, for statements' array parameters
+#include "server/rebuild/sql_waves.h"
 #include "storage/pg_connection.h"
 #include "storage/pg_pipeline.h"
+#include "storage/projection_table.h"
 
 namespace protean_admin::rebuild {
 
@@ -46,10 +50,51 @@ class SqlStatements {
   // an array-typed parameter is the array of its items; another value is one element where
   // the statement takes one (`tags || :tag`), else an array of that one item (`SET tags =
   // :tag`).
+  // `types`, when given, receives the type of each parameter the command is prepared with
+  // (0: PostgreSQL's, as planned).
   absl::StatusOr<storage::PipelineCommand> Bind(const domain::SqlStatement& statement,
-                                                const std::vector<Datum>& values);
+                                                const std::vector<Datum>& values,
+                                                std::vector<uint32_t>* types = nullptr);
+
+  // Set-based execution (sql_waves.h). After Plan: recognizes `statement` for waves against
+  // `table` (the table its unqualified name resolves to; `key` its key column): the shape,
+  // the table (no triggers or rules, no unique index but the key's, no volatile default of a
+  // column the statement leaves out, a text/varchar/integer key with a deterministic
+  // collation), no array-typed parameter, and the set-based form prepares. Returns whether it
+  // runs in waves (and logs why not); an error only when the connection is lost.
+  absl::StatusOr<bool> PlanWave(const domain::SqlStatement& statement,
+                                const storage::TableInfo& table, std::string_view key);
+
+  struct Wave {
+    int key_parameter = 0;
+    WaveKeyKind key_kind = WaveKeyKind::kText;
+  };
+  // The statement's wave form, or null when it runs per event.
+  const Wave* WaveOf(const domain::SqlStatement& statement) const;
+
+  // One set-based command running `rows` (each the parameters of a Bind of `statement` with
+  // `types`, on distinct keys) in their order. The set-based variant is prepared when first
+  // met (in a savepoint). An error: Unavailable, or the variant cannot be prepared.
+  absl::StatusOr<storage::PipelineCommand> BindWave(
+      const domain::SqlStatement& statement, const std::vector<uint32_t>& types,
+      const std::vector<const std::vector<storage::PgParam>*>& rows);
 
  private:
+  struct WaveState {
+    Wave wave;
+    std::string text;  // the set-based statement
+    absl::flat_hash_map<std::vector<uint32_t>, absl::StatusOr<std::string>> variants;
+  };
+  struct WaveTable {
+    std::string refusal;  // why no statement on this table runs in waves ("" when they can)
+    WaveKeyKind key_kind = WaveKeyKind::kText;
+    std::vector<std::string> volatile_defaults;  // columns whose default calls a function
+  };
+  struct ArrayType {
+    uint32_t oid = 0;
+    char delimiter = ',';
+  };
+
   struct Typing {
     std::vector<uint32_t> settled;  // PostgreSQL's type of each parameter at planning
     std::vector<uint32_t> element;  // element type where settled is an array type, else 0
@@ -63,9 +108,19 @@ class SqlStatements {
   absl::Status LoadElementTypes(Typing& typing);
   absl::StatusOr<std::string> Variant(const domain::SqlStatement& statement, Typing& typing,
                                       const std::vector<uint32_t>& types);
+  // Prepares `text` with `types` under a new name, in a savepoint: the outer error is fatal
+  // (Unavailable), the inner one the prepare's.
+  absl::StatusOr<absl::StatusOr<std::string>> PrepareSaved(std::string_view text,
+                                                           const std::vector<uint32_t>& types);
+  absl::StatusOr<WaveTable> LoadWaveTable(const storage::TableInfo& table, std::string_view key);
+  // The array types of `types` (each must have one), looked up once.
+  absl::StatusOr<std::vector<uint32_t>> ArrayTypes(const std::vector<uint32_t>& types);
 
   storage::PgConnection& conn_;
   std::unordered_map<const domain::SqlStatement*, Typing> typings_;
+  std::unordered_map<const domain::SqlStatement*, WaveState> waves_;
+  std::optional<WaveTable> wave_table_;
+  absl::flat_hash_map<uint32_t, ArrayType> array_types_;
   int prepared_count_ = 0;
 };
 
