@@ -24,13 +24,13 @@ struct DatabaseConfig {
   std::string schema;        // may be empty: the connection's default ("public")
   // Non-empty when database_uri was built from a ${VAR|default}: DefaultedValueNote's text
   // (env_substitution.h), for WithUriNote on errors that show the URI.
-  std::string uri_note;
+  std::string uri_note = {};
 };
 
 struct EventStoreConfig {
   std::string provider;  // "message_db"
   std::string database_uri;
-  std::string uri_note;  // as DatabaseConfig::uri_note
+  std::string uri_note = {};  // as DatabaseConfig::uri_note
 };
 
 struct CacheConfig {
@@ -38,7 +38,7 @@ struct CacheConfig {
   std::string provider;  // "redis"
   std::string uri;       // URI key: redis://[:password@]host:port/db
   int64_t ttl_seconds = 300;
-  std::string uri_note;  // as DatabaseConfig::uri_note
+  std::string uri_note = {};  // as DatabaseConfig::uri_note
 };
 
 struct HealthConfig {

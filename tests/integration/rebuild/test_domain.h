@@ -111,7 +111,7 @@ inline domain::Domain MakeTestDomain(const std::string& event_store_uri,
   d.source_file = "(test fixture)";
   d.event_store.provider = "message_db";
   d.event_store.database_uri = event_store_uri;
-  d.databases.push_back({"default", "postgresql", projection_uri, "", ""});
+  d.databases.push_back({"default", "postgresql", projection_uri, ""});
   d.aggregates.push_back({"User", "test::user"});
   d.aggregates.push_back({"Transaction", "test::transaction"});
   AddEvent(d, "Registered", "User");

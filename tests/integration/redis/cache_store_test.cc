@@ -30,7 +30,7 @@ using ::testing::Optional;
 domain::Domain BalancesDomain(const std::string& uri, int64_t ttl) {
   domain::Domain d;
   d.name = "Test";
-  d.caches.push_back({"default", "redis", uri, ttl, ""});
+  d.caches.push_back({"default", "redis", uri, ttl});
   domain::Projection p;
   p.name = "Balances";
   p.key = "user_id";

@@ -141,7 +141,7 @@ TEST(CacheDocumentTest, BooleansAndInvalidUtf8) {
 domain::Domain BalancesDomain(bool declare_columns) {
   domain::Domain d;
   d.name = "Test";
-  d.caches.push_back({"default", "redis", "redis://127.0.0.1:1/0", 300, ""});
+  d.caches.push_back({"default", "redis", "redis://127.0.0.1:1/0", 300});
   domain::Projection p;
   p.name = "Balances";
   p.key = "user_id";
