@@ -18,7 +18,7 @@
 
 #include "CLI/CLI.hpp"
 #include "common/batch_size.h"
-#include "server/domain/loader.h"
+#include "domain/loader.h"
 #include "server/rebuild/rebuild.h"
 
 namespace {

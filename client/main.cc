@@ -10,6 +10,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "client/commands.h"
+#include "client/ir_command.h"
 #include "client/output.h"
 #include "proto/request_limits.h"
 #include "version.h"
@@ -215,6 +216,8 @@ int main(int argc, char** argv) {
   AddRebuildCommand(app, cl);
   AddListCommands(app, cl);
   AddJobCommands(app, cl);
+  IrCommandLine ir;
+  AddIrCommand(app, ir);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -227,6 +230,7 @@ int main(int argc, char** argv) {
     app.exit(e);
     return kExitUsage;
   }
+  if (IrCommandParsed(ir)) return RunIrCommand(ir, std::cout, std::cerr);  // no daemon
 
   cl.options.server = ResolveServer(cl.server, std::getenv("PROTEAN_ADMIN_SERVER"));
   cl.options.requested_by = DefaultRequestedBy();

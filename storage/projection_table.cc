@@ -66,7 +66,7 @@ absl::Status CreateTable(PgConnection& conn, std::string_view schema, std::strin
   for (size_t i = 0; i < columns.size(); ++i) {
     if (i > 0) sql += ", ";
     // The type is spliced as it is: the domain loader accepts only a type name with optional
-    // modifiers and array brackets (server/domain/sql_type.h).
+    // modifiers and array brackets (domain/sql_type.h).
     absl::StrAppend(&sql, QuoteIdent(columns[i].first), " ", columns[i].second);
     if (columns[i].first == key) key_declared = true;
   }
@@ -93,7 +93,7 @@ absl::StatusOr<std::vector<std::string>> FormatDeclaredTypes(
     PgConnection& conn, const std::vector<std::pair<std::string, std::string>>& columns) {
   std::string probe = "SELECT ";
   for (size_t i = 0; i < columns.size(); ++i) {
-    // Declared types are validated when the domain is loaded (server/domain/loader.cc).
+    // Declared types are validated when the domain is loaded (domain/loader.cc).
     absl::StrAppend(&probe, i > 0 ? ", " : "", "NULL::", CastableType(columns[i].second));
   }
   auto r = conn.Exec(absl::StrCat(probe, " LIMIT 0"));

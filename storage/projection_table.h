@@ -40,7 +40,7 @@ absl::StatusOr<std::optional<TableInfo>> LoadTableInfo(PgConnection& conn, std::
 
 // CREATE TABLE with the declared columns; `key` becomes the primary key when declared. Names
 // are quoted; each column's type is spliced as it is, so it must be a checked type
-// (server/domain/sql_type.h), never client input.
+// (domain/sql_type.h), never client input.
 absl::Status CreateTable(PgConnection& conn, std::string_view schema, std::string_view table,
                          const std::vector<std::pair<std::string, std::string>>& columns,
                          std::string_view key);

@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/strings.h"
-#include "server/domain/env_substitution.h"
+#include "domain/env_substitution.h"
 #include "server/rebuild/pg_array.h"
 
 namespace protean_admin::rebuild {

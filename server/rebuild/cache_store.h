@@ -25,7 +25,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "server/domain/model.h"
+#include "domain/model.h"
 #include "storage/projection_store.h"
 #include "storage/projection_table.h"
 #include "storage/redis_client.h"

@@ -15,7 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
-#include "server/domain/model.h"
+#include "domain/model.h"
 #include "server/rebuild/action_fold.h"
 #include "server/rebuild/event_payload.h"
 #include "server/rebuild/plan.h"

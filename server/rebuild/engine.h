@@ -19,7 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "server/domain/model.h"
+#include "domain/model.h"
 #include "server/rebuild/action_fold.h"
 #include "server/rebuild/cache_store.h"
 #include "server/rebuild/column_ops.h"

@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
-#include "server/domain/upcasters.h"
+#include "domain/upcasters.h"
 
 namespace protean_admin::rebuild {
 namespace {

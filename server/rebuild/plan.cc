@@ -3,7 +3,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "server/domain/env_substitution.h"
+#include "domain/env_substitution.h"
 
 namespace protean_admin::rebuild {
 namespace {

@@ -13,7 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "server/domain/model.h"
+#include "domain/model.h"
 #include "server/rebuild/lua_runtime.h"
 #include "storage/pg_connection.h"
 #include "storage/projection_table.h"
@@ -42,7 +42,7 @@ struct RebuildPlan {
   // lock is taken).
   std::string schema;
   std::string database_uri;
-  // The URI's DefaultedValueNote (server/domain/env_substitution.h), "" when none.
+  // The URI's DefaultedValueNote (domain/env_substitution.h), "" when none.
   std::string database_uri_note;
 };
 

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "server/domain/model.h"
+#include "domain/model.h"
 #include "storage/pg_connection.h"
 
 namespace protean_admin::rebuild {

@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "server/domain/env_substitution.h"
+#include "domain/env_substitution.h"
 #include "server/rebuild/plan.h"
 #include "storage/projection_table.h"
 #include "storage/redis_client.h"

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "server/domain/model.h"
+#include "domain/model.h"
 #include "storage/pg_connection.h"
 
 namespace protean_admin::rebuild {

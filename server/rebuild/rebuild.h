@@ -15,7 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/batch_size.h"
-#include "server/domain/model.h"
+#include "domain/model.h"
 
 namespace protean_admin::rebuild {
 

@@ -21,7 +21,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "server/domain/model.h"
+#include "domain/model.h"
 #include "server/rebuild/event_payload.h"
 #include "server/rebuild/pg_array.h"  // PgArrayLiteral, for statements' array parameters
 #include "storage/pg_connection.h"

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "proto/job_state_name.h"
 #include "proto/request_limits.h"
-#include "server/domain/loader.h"
+#include "domain/loader.h"
 #include "server/service/logging.h"
 #include "server/service/status_convert.h"
 

@@ -12,8 +12,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "domain/model.h"
 #include "protean/admin/v1/admin.grpc.pb.h"
-#include "server/domain/model.h"
 #include "server/rebuild/projection_status.h"
 #include "server/service/audit_trail.h"
 #include "server/service/auth.h"

@@ -33,7 +33,7 @@
 
 #include "absl/status/statusor.h"
 #include "protean/admin/v1/admin.pb.h"
-#include "server/domain/model.h"
+#include "domain/model.h"
 #include "server/service/job_registry.h"
 #include "storage/audit_store.h"
 

@@ -23,7 +23,7 @@
 #include "absl/status/statusor.h"
 #include "common/batch_size.h"
 #include "protean/admin/v1/admin.pb.h"
-#include "server/domain/model.h"
+#include "domain/model.h"
 #include "server/rebuild/rebuild.h"
 
 namespace protean_admin::service {

@@ -14,7 +14,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "server/domain/env_substitution.h"
+#include "domain/env_substitution.h"
 #include "storage/pg_connection.h"
 
 namespace protean_admin::service {

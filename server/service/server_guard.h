@@ -19,7 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "server/domain/model.h"
+#include "domain/model.h"
 
 namespace protean_admin::service {
 

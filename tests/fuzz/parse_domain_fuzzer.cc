@@ -15,8 +15,8 @@
 #include <string>
 #include <string_view>
 
-#include "server/domain/loader.h"
-#include "server/domain/upcasters.h"
+#include "domain/loader.h"
+#include "domain/upcasters.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace protean_admin::domain;

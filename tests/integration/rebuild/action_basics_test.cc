@@ -12,7 +12,7 @@
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/domain/loader.h"
+#include "domain/loader.h"
 #include "server/rebuild/rebuild.h"
 #include "storage/redis_client.h"
 #include "tests/integration/rebuild/rebuild_fixture.h"

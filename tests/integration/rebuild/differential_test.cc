@@ -52,7 +52,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "server/domain/parameters.h"
+#include "domain/parameters.h"
 #include "server/rebuild/rebuild.h"
 #include "spdlog/spdlog.h"
 #include "storage/projection_table.h"

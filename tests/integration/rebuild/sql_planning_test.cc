@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/domain/parameters.h"
+#include "domain/parameters.h"
 #include "server/rebuild/rebuild.h"
 #include "tests/integration/rebuild/rebuild_fixture.h"
 

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "server/domain/model.h"
+#include "domain/model.h"
 
 namespace protean_admin::testing {
 

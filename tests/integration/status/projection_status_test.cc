@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_join.h"
 #include "common/time_util.h"
-#include "server/domain/env_substitution.h"
+#include "domain/env_substitution.h"
 #include "server/rebuild/engine.h"
 #include "storage/subscription_position.h"
 #include "tests/integration/rebuild/rebuild_fixture.h"

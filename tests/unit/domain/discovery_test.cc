@@ -1,4 +1,4 @@
-#include "server/domain/discovery.h"
+#include "domain/discovery.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <map>
 
-#include "server/domain/loader.h"
+#include "domain/loader.h"
 
 namespace protean_admin::domain {
 namespace {

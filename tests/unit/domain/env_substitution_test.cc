@@ -1,4 +1,4 @@
-#include "server/domain/env_substitution.h"
+#include "domain/env_substitution.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

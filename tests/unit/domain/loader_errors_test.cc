@@ -7,11 +7,12 @@
 #include <string>
 
 #include "absl/strings/str_replace.h"
-#include "server/domain/loader.h"
+#include "domain/loader.h"
 
 namespace protean_admin::domain {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
@@ -199,9 +200,37 @@ TEST(LoaderValidationTest, WrongValueTypes) {
               HasSubstr("key 'upcasters[0].remove[0]': expected a string, got integer"));
 }
 
+// Issue 18.3: an application's own domain.toml has no [domain] table; the name then comes
+// from LoadOptions::domain_name, else PROTEAN_DOMAIN_NAME.
+TEST(LoaderValidationTest, DomainNameFromOutsideTheFile) {
+  const std::string body = "[aggregates.User]\n[events.Registered]\naggregate = \"User\"\n";
+  auto from_env = Parse(body, {{"PROTEAN_DOMAIN_NAME", "My Bank 2"}});
+  ASSERT_TRUE(from_env.ok()) << from_env.status();
+  EXPECT_EQ(from_env->name, "My Bank 2");
+  EXPECT_EQ(from_env->aggregates[0].stream_category, "my_bank_2::user");
+  EXPECT_EQ(from_env->events[0].type_string, "MyBank2.Registered.v1");
+
+  LoadOptions options = Env({{"PROTEAN_DOMAIN_NAME", "Ignored"}});
+  options.domain_name = "Ordering";
+  auto from_option = ParseDomain(body, "t.toml", "", options);
+  ASSERT_TRUE(from_option.ok()) << from_option.status();
+  EXPECT_EQ(from_option->aggregates[0].stream_category, "ordering::user");
+
+  options.domain_name = "Unused";  // [domain] in the file wins
+  auto from_file = ParseDomain("[domain]\nname = \"Bank\"\n" + body, "t.toml", "", options);
+  ASSERT_TRUE(from_file.ok()) << from_file.status();
+  EXPECT_EQ(from_file->events[0].type_string, "Bank.Registered.v1");
+
+  EXPECT_THAT(Error(body, {{"PROTEAN_DOMAIN_NAME", "--"}}),
+              HasSubstr("domain name \"--\" (from outside the file) has no letters or digits"));
+}
+
 TEST(LoaderValidationTest, RequiredKeys) {
-  EXPECT_EQ(Error("[aggregates.User]\n"),
-            "Error loading Protean domain: t.toml:1:1: key 'domain': is required");
+  EXPECT_THAT(Error("[aggregates.User]\n"),
+              AllOf(HasSubstr("Error loading Protean domain: t.toml: the domain's name is "
+                              "unknown: the file has no [domain] table"),
+                    HasSubstr("add [domain] name = \"<the name given to Domain>\" or set "
+                              "PROTEAN_DOMAIN_NAME")));
   EXPECT_EQ(Error("[domain]\n"),
             "Error loading Protean domain: t.toml:1:1: key 'domain.name': is required");
   EXPECT_THAT(Error("[domain]\nname = \"!!\"\n"),

@@ -1,4 +1,4 @@
-#include "server/domain/loader.h"
+#include "domain/loader.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 #include <map>
 #include <sstream>
 
-#include "server/domain/upcasters.h"
+#include "domain/upcasters.h"
 
 namespace protean_admin::domain {
 namespace {

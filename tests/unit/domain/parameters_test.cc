@@ -1,4 +1,4 @@
-#include "server/domain/parameters.h"
+#include "domain/parameters.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // Declared column types: what PostgreSQL's CREATE TABLE accepts as a type name passes; anything
 // that could end the column list or the statement is refused with its position.
 
-#include "server/domain/sql_type.h"
+#include "domain/sql_type.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-# Unit tests of the domain layer (server/domain): no services needed.
+# Unit tests of the domain layer (domain/): no services needed.
 foreach(t names parameters upcasters discovery env_substitution loader loader_errors model
     sql_type)
   protean_add_test(NAME domain_${t}_test LABEL unit

@@ -1,9 +1,9 @@
-#include "server/domain/upcasters.h"
+#include "domain/upcasters.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "server/domain/loader.h"
+#include "domain/loader.h"
 
 namespace protean_admin::domain {
 namespace {

@@ -2,10 +2,13 @@
 // of the tree and on the CLI's build file:
 //   common/      includes nothing of the project but common/
 //   proto/       the contract: no server/, storage/, transport/, client/
-//   storage/     no server/, client/, transport/, and no gRPC or generated protobuf types
+//   storage/     no server/, domain/, client/, transport/, and no gRPC or generated protobuf types
 //   transport/   no server/, storage/, client/, proto/
+//   domain/      no server/, storage/, transport/, proto/, client/, gRPC or protobuf types
+//                (the domain model: linked by the daemon and by the CLI's `ir check`)
+//   ir/          no server/, storage/, transport/, proto/, client/, gRPC or protobuf types
+//                (Protean's IR, `ir import` and `ir check`: the CLI's, on the domain model)
 //   client/      no server/, storage/ (the CLI compiles no daemon source)
-//   server/domain   no server/rebuild/, server/service/, storage/, gRPC or protobuf types
 //   server/rebuild  no server/service/, client/, transport/, gRPC or protobuf types
 // A violation names the file, the line and the rule.
 
@@ -47,15 +50,16 @@ std::vector<Rule> Rules() {
       {"common/", Join({"server/", "storage/", "transport/", "client/", "proto/", "bench/"}, kGrpc),
        "common/ is below every layer"},
       {"proto/", {"server/", "storage/", "transport/", "client/"}, "the contract is below them"},
-      {"storage/", Join({"server/", "client/", "transport/", "proto/"}, kGrpc),
+      {"storage/", Join({"server/", "domain/", "client/", "transport/", "proto/"}, kGrpc),
        "storage/ speaks to PostgreSQL and Redis only"},
       {"transport/",
        {"server/", "storage/", "client/", "proto/"},
        "transport/ is shared by the daemon and the CLI"},
       {"client/", {"server/", "storage/"}, "the CLI compiles no daemon source"},
-      {"server/domain/",
-       Join({"server/rebuild/", "server/service/", "storage/", "transport/", "proto/"}, kGrpc),
-       "the domain model is below the engine"},
+      {"domain/", Join({"server/", "storage/", "transport/", "proto/", "client/"}, kGrpc),
+       "the domain model is below the engine and the CLI"},
+      {"ir/", Join({"server/", "storage/", "transport/", "proto/", "client/"}, kGrpc),
+       "the IR library needs the domain model only"},
       {"server/rebuild/", Join({"server/service/", "client/", "transport/", "proto/"}, kGrpc),
        "the engine has no gRPC types"},
   };
@@ -95,12 +99,9 @@ std::vector<std::string> IncludeViolations(const fs::path& root, const std::vect
 
 // The CLI's build file must name no daemon source folder and no daemon library.
 std::vector<std::string> ClientBuildViolations(const fs::path& root) {
-  static const std::vector<std::string> kForbidden = {"server/",
-                                                      "storage/",
-                                                      "protean_admin_service",
-                                                      "protean_admin_rebuild",
-                                                      "protean_admin_domain",
-                                                      "protean_admin_storage"};
+  static const std::vector<std::string> kForbidden = {
+      "server/", "storage/", "protean_admin_service", "protean_admin_rebuild",
+      "protean_admin_storage"};
   std::vector<std::string> violations;
   std::ifstream in(root / "client/CMakeLists.txt");
   std::string line;
@@ -138,7 +139,8 @@ TEST(LayeringTest, TheChecksCatchViolations) {
     std::ofstream(root / file) << text;
   };
   write("client/commands.h", "#include \"server/service/tls_client.h\"\n");
-  write("storage/a.cc", "#include <string>\n  #  include \"server/domain/model.h\"\n");
+  write("storage/a.cc", "#include <string>\n  #  include \"domain/model.h\"\n");
+  write("domain/loader.cc", "#include \"server/rebuild/plan.h\"\n");
   write("transport/t.h", "#include \"transport/file_contents.h\"\n");  // allowed
   write("server/rebuild/engine.cc", "#include <grpcpp/grpcpp.h>\n");
   write("client/CMakeLists.txt", "add_library(c STATIC ${PROJECT_SOURCE_DIR}/server/x.cc)\n");
@@ -147,7 +149,8 @@ TEST(LayeringTest, TheChecksCatchViolations) {
       IncludeViolations(root, Rules()),
       ::testing::UnorderedElementsAre(
           ::testing::StartsWith("client/commands.h:1: includes server/service/tls_client.h"),
-          ::testing::StartsWith("storage/a.cc:2: includes server/domain/model.h"),
+          ::testing::StartsWith("storage/a.cc:2: includes domain/model.h"),
+          ::testing::StartsWith("domain/loader.cc:1: includes server/rebuild/plan.h"),
           ::testing::StartsWith("server/rebuild/engine.cc:1: includes grpcpp/grpcpp.h")));
   EXPECT_THAT(
       ClientBuildViolations(root),

@@ -6,7 +6,7 @@
 #include "absl/strings/cord.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/domain/parameters.h"
+#include "domain/parameters.h"
 
 namespace protean_admin::rebuild {
 namespace {

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "server/domain/env_substitution.h"
-#include "server/domain/loader.h"
+#include "domain/env_substitution.h"
+#include "domain/loader.h"
 
 namespace protean_admin::domain {
 namespace {

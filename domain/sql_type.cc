@@ -1,4 +1,4 @@
-#include "server/domain/sql_type.h"
+#include "domain/sql_type.h"
 
 #include <string>
 

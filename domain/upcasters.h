@@ -1,5 +1,5 @@
-#ifndef PROTEAN_ADMIN_SERVER_DOMAIN_UPCASTERS_H_
-#define PROTEAN_ADMIN_SERVER_DOMAIN_UPCASTERS_H_
+#ifndef PROTEAN_ADMIN_DOMAIN_UPCASTERS_H_
+#define PROTEAN_ADMIN_DOMAIN_UPCASTERS_H_
 
 // Upcaster chains: validation at domain load (Protean's rules and messages,
 // docs/protean-compatibility.md §7 item 15) and application to JSON payloads.
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "server/domain/model.h"
+#include "domain/model.h"
 
 namespace protean_admin::domain {
 
@@ -37,4 +37,4 @@ absl::Status ApplyUpcasters(const std::vector<const Upcaster*>& chain, nlohmann:
 
 }  // namespace protean_admin::domain
 
-#endif  // PROTEAN_ADMIN_SERVER_DOMAIN_UPCASTERS_H_
+#endif  // PROTEAN_ADMIN_DOMAIN_UPCASTERS_H_

@@ -1,4 +1,4 @@
-#include "server/domain/names.h"
+#include "domain/names.h"
 
 #include <cstdint>
 #include <string>

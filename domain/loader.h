@@ -1,11 +1,11 @@
-#ifndef PROTEAN_ADMIN_SERVER_DOMAIN_LOADER_H_
-#define PROTEAN_ADMIN_SERVER_DOMAIN_LOADER_H_
+#ifndef PROTEAN_ADMIN_DOMAIN_LOADER_H_
+#define PROTEAN_ADMIN_DOMAIN_LOADER_H_
 
 // Finding and loading a domain.toml (docs/domain-toml.md). The format as implemented, with its
 // defaults, the PROTEAN_ENV overlay rule (top-level tables that are not known sections are
 // environment overlays, holding top-level keys only; the active one is deep-merged over the
 // root) and the tolerated Protean keys, is in docs/domain-toml.md. Discovery rules:
-// server/domain/discovery.h.
+// domain/discovery.h.
 
 #include <functional>
 #include <optional>
@@ -13,7 +13,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "server/domain/model.h"
+#include "domain/model.h"
 
 namespace protean_admin::domain {
 
@@ -23,6 +23,9 @@ struct LoadOptions {
   std::string domain_root = ".";
   // Environment lookup for ${VAR} substitution and PROTEAN_ENV; defaults to getenv.
   std::function<std::optional<std::string>(std::string_view)> getenv;
+  // The domain's name when the file has no [domain] table (Protean names a domain in code,
+  // not in domain.toml). Empty: PROTEAN_DOMAIN_NAME (through getenv); neither: an error.
+  std::string domain_name;
 };
 
 // Resolves `spec` (".", a directory, a file, a dotted module path, each with an optional
@@ -39,4 +42,4 @@ absl::StatusOr<Domain> ParseDomain(std::string_view toml_text, std::string_view 
 
 }  // namespace protean_admin::domain
 
-#endif  // PROTEAN_ADMIN_SERVER_DOMAIN_LOADER_H_
+#endif  // PROTEAN_ADMIN_DOMAIN_LOADER_H_

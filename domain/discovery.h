@@ -1,5 +1,5 @@
-#ifndef PROTEAN_ADMIN_SERVER_DOMAIN_DISCOVERY_H_
-#define PROTEAN_ADMIN_SERVER_DOMAIN_DISCOVERY_H_
+#ifndef PROTEAN_ADMIN_DOMAIN_DISCOVERY_H_
+#define PROTEAN_ADMIN_DOMAIN_DISCOVERY_H_
 
 // Resolution of a `--domain` value to a file inside the domain root (docs/domain-toml.md, "Finding
 // the file").
@@ -20,7 +20,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "server/domain/env_substitution.h"
+#include "domain/env_substitution.h"
 
 namespace protean_admin::domain {
 
@@ -50,4 +50,4 @@ std::string EffectiveDomainSpec(std::string_view flag_value, const GetEnvFunctio
 
 }  // namespace protean_admin::domain
 
-#endif  // PROTEAN_ADMIN_SERVER_DOMAIN_DISCOVERY_H_
+#endif  // PROTEAN_ADMIN_DOMAIN_DISCOVERY_H_

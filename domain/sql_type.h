@@ -1,5 +1,5 @@
-#ifndef PROTEAN_ADMIN_SERVER_DOMAIN_SQL_TYPE_H_
-#define PROTEAN_ADMIN_SERVER_DOMAIN_SQL_TYPE_H_
+#ifndef PROTEAN_ADMIN_DOMAIN_SQL_TYPE_H_
+#define PROTEAN_ADMIN_DOMAIN_SQL_TYPE_H_
 
 // The SQL type of a declared projection column (`columns = { col = "SQL type" }`), which
 // CREATE TABLE splices as it is. Only a type name with optional modifiers and array brackets
@@ -26,4 +26,4 @@ absl::Status CheckSqlType(std::string_view type);
 
 }  // namespace protean_admin::domain
 
-#endif  // PROTEAN_ADMIN_SERVER_DOMAIN_SQL_TYPE_H_
+#endif  // PROTEAN_ADMIN_DOMAIN_SQL_TYPE_H_

@@ -1,5 +1,5 @@
-#ifndef PROTEAN_ADMIN_SERVER_DOMAIN_MODEL_H_
-#define PROTEAN_ADMIN_SERVER_DOMAIN_MODEL_H_
+#ifndef PROTEAN_ADMIN_DOMAIN_MODEL_H_
+#define PROTEAN_ADMIN_DOMAIN_MODEL_H_
 
 // The in-memory model of one domain, as declared in domain.toml (docs/domain-toml.md).
 // Built and validated by the loader (loader.h); read-only afterwards. Every name-keyed
@@ -225,4 +225,4 @@ struct Domain {
 
 }  // namespace protean_admin::domain
 
-#endif  // PROTEAN_ADMIN_SERVER_DOMAIN_MODEL_H_
+#endif  // PROTEAN_ADMIN_DOMAIN_MODEL_H_

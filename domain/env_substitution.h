@@ -1,5 +1,5 @@
-#ifndef PROTEAN_ADMIN_SERVER_DOMAIN_ENV_SUBSTITUTION_H_
-#define PROTEAN_ADMIN_SERVER_DOMAIN_ENV_SUBSTITUTION_H_
+#ifndef PROTEAN_ADMIN_DOMAIN_ENV_SUBSTITUTION_H_
+#define PROTEAN_ADMIN_DOMAIN_ENV_SUBSTITUTION_H_
 
 // Protean's ${VAR} / ${VAR|default} substitution in configuration strings.
 //
@@ -42,4 +42,4 @@ absl::Status WithUriNote(const absl::Status& status, std::string_view note);
 
 }  // namespace protean_admin::domain
 
-#endif  // PROTEAN_ADMIN_SERVER_DOMAIN_ENV_SUBSTITUTION_H_
+#endif  // PROTEAN_ADMIN_DOMAIN_ENV_SUBSTITUTION_H_

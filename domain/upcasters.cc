@@ -1,4 +1,4 @@
-#include "server/domain/upcasters.h"
+#include "domain/upcasters.h"
 
 #include <map>
 #include <set>
@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "server/domain/names.h"
+#include "domain/names.h"
 
 namespace protean_admin::domain {
 namespace {

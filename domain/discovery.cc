@@ -1,4 +1,4 @@
-#include "server/domain/discovery.h"
+#include "domain/discovery.h"
 
 #include <system_error>
 #include <vector>

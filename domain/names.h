@@ -1,5 +1,5 @@
-#ifndef PROTEAN_ADMIN_SERVER_DOMAIN_NAMES_H_
-#define PROTEAN_ADMIN_SERVER_DOMAIN_NAMES_H_
+#ifndef PROTEAN_ADMIN_DOMAIN_NAMES_H_
+#define PROTEAN_ADMIN_DOMAIN_NAMES_H_
 
 // Protean's naming rules (docs/protean-compatibility.md §2).
 //
@@ -36,4 +36,4 @@ std::string TypeString(std::string_view camel_case_name, std::string_view event,
 
 }  // namespace protean_admin::domain
 
-#endif  // PROTEAN_ADMIN_SERVER_DOMAIN_NAMES_H_
+#endif  // PROTEAN_ADMIN_DOMAIN_NAMES_H_

@@ -1,4 +1,4 @@
-#include "server/domain/model.h"
+#include "domain/model.h"
 
 #include <charconv>
 #include <string_view>

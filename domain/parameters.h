@@ -1,5 +1,5 @@
-#ifndef PROTEAN_ADMIN_SERVER_DOMAIN_PARAMETERS_H_
-#define PROTEAN_ADMIN_SERVER_DOMAIN_PARAMETERS_H_
+#ifndef PROTEAN_ADMIN_DOMAIN_PARAMETERS_H_
+#define PROTEAN_ADMIN_DOMAIN_PARAMETERS_H_
 
 // The parameter language of handlers (docs/domain-toml.md).
 //
@@ -20,7 +20,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "server/domain/model.h"
+#include "domain/model.h"
 
 namespace protean_admin::domain {
 
@@ -39,4 +39,4 @@ absl::StatusOr<SqlStatement> RewriteSql(std::string_view sql);
 
 }  // namespace protean_admin::domain
 
-#endif  // PROTEAN_ADMIN_SERVER_DOMAIN_PARAMETERS_H_
+#endif  // PROTEAN_ADMIN_DOMAIN_PARAMETERS_H_

@@ -12,7 +12,7 @@
 // and every remaining string has ${VAR} substituted (inactive overlays are not substituted).
 // Any other unknown key, at any depth, is an error naming file, line, column and key.
 
-#include "server/domain/loader.h"
+#include "domain/loader.h"
 
 #include <toml++/toml.h>
 
@@ -30,12 +30,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
-#include "server/domain/discovery.h"
-#include "server/domain/env_substitution.h"
-#include "server/domain/names.h"
-#include "server/domain/parameters.h"
-#include "server/domain/sql_type.h"
-#include "server/domain/upcasters.h"
+#include "domain/discovery.h"
+#include "domain/env_substitution.h"
+#include "domain/names.h"
+#include "domain/parameters.h"
+#include "domain/sql_type.h"
+#include "domain/upcasters.h"
 
 namespace protean_admin::domain {
 namespace {
@@ -475,10 +475,34 @@ absl::Status Loader::ReadConfig(toml::table& root) {
   return fields.Finish();
 }
 
-// [domain]: its name, which must yield the names built from it.
+// [domain]: its name, which must yield the names built from it. Without a [domain] table
+// (an application's own domain.toml: Protean takes the name from `Domain(name=...)` in code, or
+// the module's name) the name comes from LoadOptions::domain_name, else PROTEAN_DOMAIN_NAME;
+// a file without either is refused, naming both ways (docs/domain-toml.md "Top level").
 absl::Status Loader::ReadDomainName(Fields& root) {
   toml::table* domain_table = nullptr;
-  RETURN_IF_ERROR(root.Table("domain", &domain_table, /*required=*/true));
+  RETURN_IF_ERROR(root.Table("domain", &domain_table));
+  if (domain_table == nullptr) {
+    std::optional<std::string> name;
+    if (!options_.domain_name.empty()) name = options_.domain_name;
+    if (!name.has_value()) name = GetEnv("PROTEAN_DOMAIN_NAME");
+    if (!name.has_value() || name->empty()) {
+      return FileError(
+          "the domain's name is unknown: the file has no [domain] table (Protean takes the name "
+          "from Domain(name=...) in the application, else from the module that creates it, "
+          "which a domain.toml cannot tell); add [domain] name = \"<the name given to "
+          "Domain>\" or set PROTEAN_DOMAIN_NAME (protean-admin ir check: --domain-name)");
+    }
+    domain_.name = *name;
+    domain_.normalized_name = NormalizedName(domain_.name);
+    domain_.camel_case_name = CamelCaseName(domain_.name);
+    if (domain_.normalized_name.empty() || domain_.camel_case_name.empty()) {
+      return FileError(absl::StrCat("domain name \"", domain_.name,
+                                    "\" (from outside the file) has no letters or digits to "
+                                    "build names from"));
+    }
+    return absl::OkStatus();
+  }
   Fields f(this, *domain_table, root.Path("domain"));
   RETURN_IF_ERROR(f.String("name", &domain_.name, /*required=*/true));
   domain_.normalized_name = NormalizedName(domain_.name);

@@ -1,4 +1,4 @@
-#include "server/domain/parameters.h"
+#include "domain/parameters.h"
 
 #include <array>
 #include <string>
