@@ -9,11 +9,13 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "client/output.h"
+#include "client/status_output.h"
 #include "common/time_util.h"
 #include "protean/admin/v1/admin.grpc.pb.h"
 
@@ -388,6 +390,42 @@ int RunProjections(const ClientOptions& options, const std::string& domain, bool
   } else {
     for (const std::string& line : ProjectionsTable(projections)) out << line << "\n";
   }
+  return kExitOk;
+}
+
+int RunStatus(const ClientOptions& options, const StatusArgs& args, std::ostream& out,
+              std::ostream& err) {
+  pb::ProjectionStatusRequest request;
+  request.set_domain(args.domain);
+  request.set_projection(args.projection);
+  pb::ProjectionStatusResponse response;
+  if (!args.json) {
+    if (int code = CallDaemon(options, &pb::ProjectionAdmin::Stub::ProjectionStatus, request,
+                              &response, {false, out, err}, OnLostDaemon::kPrintError);
+        code != kExitOk) {
+      return code;
+    }
+    for (const std::string& line : StatusTable(response)) out << line << "\n";
+    return kExitOk;
+  }
+  // --json: whatever happens, stdout carries exactly one envelope.
+  std::unique_ptr<Session> session = OpenSession(options, err);
+  if (session == nullptr) {
+    out << StatusErrorEnvelope("cannot reach protean-admind at " + options.server, "UNAVAILABLE")
+               .dump(2)
+        << "\n";
+    return kExitUnreachable;
+  }
+  grpc::Status status = session->stub->ProjectionStatus(&session->context, request, &response);
+  if (!status.ok()) {
+    out << StatusErrorEnvelope(status.error_message(),
+                               StatusCodeName(static_cast<int>(status.error_code())))
+               .dump(2)
+        << "\n";
+    err << "Error: " << status.error_message() << "\n";
+    return LostDaemon(status, *session->channel) ? kExitUnreachable : kExitFailure;
+  }
+  out << StatusEnvelope(response).dump(2) << "\n";
   return kExitOk;
 }
 

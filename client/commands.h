@@ -58,6 +58,18 @@ int RunJobs(const ClientOptions& options, bool running_only, bool json, std::ost
 int RunProjections(const ClientOptions& options, const std::string& domain, bool json,
                    std::ostream& out, std::ostream& err);
 
+struct StatusArgs {
+  std::string domain = ".";
+  std::string projection;  // empty: all
+  bool json = false;
+};
+
+// `status`: the table, or with `json` exactly one envelope object on stdout (also when the
+// call fails: status "error"). 0 when the status was taken (lagging included), else 1, 3 when
+// the daemon cannot be reached.
+int RunStatus(const ClientOptions& options, const StatusArgs& args, std::ostream& out,
+              std::ostream& err);
+
 // SIGINT handling: the first Ctrl-C asks the running command to stop (a rebuild cancels its
 // job and waits for the rollback); the second ends the process at once.
 void InstallInterruptHandler();

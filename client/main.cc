@@ -46,6 +46,10 @@ struct CommandLine {
   std::string projections_domain = ".";
   bool projections_json = false;
 
+  CLI::App* status_cmd = nullptr;
+  StatusArgs status;
+  std::string status_domain = ".";
+
   CLI::App* jobs_cmd = nullptr;
   bool jobs_running = false;
   bool jobs_json = false;
@@ -129,6 +133,18 @@ void AddListCommands(CLI::App& app, CommandLine& cl) {
       ->check(AtMostBytes("domain", protean_admin::kMaxDomainSpecBytes));
   cl.projections_cmd->add_flag("--json", cl.projections_json, "Print JSON lines");
 
+  cl.status_cmd =
+      app.add_subcommand("status",
+                         "How far behind each projection is: lag, staleness, rows (Protean's "
+                         "`projection status`)");
+  cl.status_cmd->add_option("--domain", cl.status_domain, "Domain to load ($PROTEAN_DOMAIN wins)")
+      ->capture_default_str()
+      ->check(AtMostBytes("domain", protean_admin::kMaxDomainSpecBytes));
+  cl.status_cmd->add_option("--projection", cl.status.projection, "Only this projection")
+      ->check(AtMostBytes("projection name", protean_admin::kMaxProjectionNameBytes));
+  cl.status_cmd->add_flag("--json", cl.status.json,
+                          "Print Protean's result envelope (one JSON object) instead of a table");
+
   cl.jobs_cmd = app.add_subcommand(
       "jobs", "List rebuild jobs of the daemon (running ones and its audit trail)");
   cl.jobs_cmd
@@ -168,6 +184,10 @@ int RunCommand(CommandLine& cl) {
     return RunProjections(options,
                           ResolveDomain(cl.projections_domain, std::getenv("PROTEAN_DOMAIN")),
                           cl.projections_json, std::cout, std::cerr);
+  }
+  if (*cl.status_cmd) {
+    cl.status.domain = ResolveDomain(cl.status_domain, std::getenv("PROTEAN_DOMAIN"));
+    return RunStatus(options, cl.status, std::cout, std::cerr);
   }
   if (*cl.jobs_cmd) {
     const char* env_domain = std::getenv("PROTEAN_DOMAIN");

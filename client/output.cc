@@ -52,6 +52,9 @@ std::vector<std::string> ResultDetailLines(const pb::RebuildResult& result) {
   for (const std::string& warning : result.warnings()) {
     lines.push_back(absl::StrCat("warning: [", result.projection_name(), "] ", warning));
   }
+  for (const std::string& note : result.hand_off_notes()) {
+    lines.push_back(absl::StrCat("hand-off: [", result.projection_name(), "] ", note));
+  }
   if (result.skip_reasons_size() == 0) return lines;
   lines.push_back(absl::StrCat("Skipped events of ", result.projection_name(), ":"));
   for (const pb::SkipReason& r : result.skip_reasons()) {
@@ -234,7 +237,9 @@ nlohmann::json ResultJson(const pb::RebuildResult& r) {
           {"partial", r.partial()},
           {"duration_ms", r.duration_ms()},
           {"skip_reasons", SkipReasonsJson(r)},
-          {"warnings", std::vector<std::string>(r.warnings().begin(), r.warnings().end())}};
+          {"warnings", std::vector<std::string>(r.warnings().begin(), r.warnings().end())},
+          {"hand_off_notes",
+           std::vector<std::string>(r.hand_off_notes().begin(), r.hand_off_notes().end())}};
 }
 
 nlohmann::json EventJson(const pb::RebuildEvent& event) {

@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/strings.h"
 
 namespace protean_admin::domain {
@@ -16,7 +17,7 @@ std::optional<std::string> ProcessGetEnv(std::string_view name) {
 }
 
 absl::StatusOr<std::string> SubstituteEnv(std::string_view text, const GetEnvFunction& getenv,
-                                          bool* substituted) {
+                                          bool* substituted, std::vector<std::string>* defaulted) {
   if (substituted != nullptr) *substituted = false;
   std::string out;
   size_t i = 0;
@@ -34,6 +35,7 @@ absl::StatusOr<std::string> SubstituteEnv(std::string_view text, const GetEnvFun
       out.append(*value);
     } else if (bar != std::string_view::npos) {
       out.append(inner.substr(bar + 1));
+      if (defaulted != nullptr) defaulted->emplace_back(name);
     } else {
       return absl::FailedPreconditionError(
           absl::StrCat("Environment variable ", std::string(name), " is not set"));
@@ -43,6 +45,19 @@ absl::StatusOr<std::string> SubstituteEnv(std::string_view text, const GetEnvFun
   }
   out.append(text.substr(i));
   return out;
+}
+
+std::string DefaultedValueNote(std::string_view where, const std::vector<std::string>& unset) {
+  if (unset.empty()) return "";
+  return absl::StrCat("from the default in ", std::string(where), "; ", absl::StrJoin(unset, ", "),
+                      unset.size() == 1 ? " is" : " are",
+                      " not set in protean-admind's environment");
+}
+
+absl::Status WithUriNote(const absl::Status& status, std::string_view note) {
+  if (status.ok() || note.empty()) return status;
+  return absl::Status(status.code(),
+                      absl::StrCat(status.message(), " (the URI is ", std::string(note), ")"));
 }
 
 }  // namespace protean_admin::domain

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <charconv>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -152,6 +153,9 @@ class Fields {
   toml::table& table() { return table_; }
 
   absl::Status String(std::string_view key, std::string* out, bool required = false);
+  // A URI string: as String, and `*note` gets DefaultedValueNote's text when the value was
+  // built from a ${VAR|default} (empty otherwise).
+  absl::Status UriString(std::string_view key, std::string* out, std::string* note);
   absl::Status Int(std::string_view key, int64_t* out, bool required = false,
                    int64_t min = INT64_MIN, int64_t max = INT64_MAX);
   absl::Status Bool(std::string_view key, bool* out);
@@ -200,6 +204,12 @@ class Loader {
                  absl::StrCat("expected ", Str(expected), ", got ", Str(TypeName(node))));
   }
   bool WasSubstituted(const toml::node* node) const { return substituted_.count(node) > 0; }
+  // DefaultedValueNote for a string node whose ${VAR|default} used a default; "" otherwise.
+  std::string DefaultNote(const toml::node* node) const {
+    auto it = defaulted_.find(node);
+    return it == defaulted_.end() ? std::string()
+                                  : DefaultedValueNote(Place(node->source()), it->second);
+  }
 
  private:
   std::optional<std::string> GetEnv(std::string_view name) const {
@@ -213,6 +223,8 @@ class Loader {
   absl::Status ReadEventStore(Fields& root);
   absl::Status ReadDatabases(Fields& root);
   absl::Status ReadCaches(Fields& root);
+  // `key` of `f`, when present: "event_store" or "stream" (anything else is an error).
+  absl::Status ReadSubscriptionType(Fields& f, std::string_view key, SubscriptionType* out);
   absl::Status ReadServerHealth(Fields& root);
   absl::Status ReadAggregates(Fields& root);
   absl::Status ReadEvents(Fields& root);
@@ -255,6 +267,10 @@ class Loader {
   const LoadOptions& options_;
   std::string prefix_;  // key prefix of the selected instance: "domains.<instance>"
   std::set<const toml::node*> substituted_;
+  std::map<const toml::node*, std::vector<std::string>> defaulted_;
+  // [server] default_subscription_type and [server.subscriptions.<Name>] subscription_type.
+  SubscriptionType default_subscription_type_ = SubscriptionType::kEventStore;
+  std::map<std::string, SubscriptionType, std::less<>> handler_subscription_types_;
   Domain domain_;
 };
 
@@ -266,6 +282,13 @@ absl::Status Fields::String(std::string_view key, std::string* out, bool require
   }
   if (!node->is_string()) return loader_->TypeError(*node, Path(key), "a string");
   *out = node->as_string()->get();
+  return absl::OkStatus();
+}
+
+absl::Status Fields::UriString(std::string_view key, std::string* out, std::string* note) {
+  RETURN_IF_ERROR(String(key, out));
+  toml::node* node = table_.get(key);
+  *note = node == nullptr ? std::string() : loader_->DefaultNote(node);
   return absl::OkStatus();
 }
 
@@ -410,11 +433,14 @@ absl::Status Loader::Substitute(toml::node& node, const std::string& path) {
   } else if (toml::value<std::string>* string = node.as_string()) {
     if (string->get().find("${") == std::string::npos) return absl::OkStatus();
     bool substituted = false;
+    std::vector<std::string> defaulted;
     absl::StatusOr<std::string> value = SubstituteEnv(
-        string->get(), [this](std::string_view name) { return GetEnv(name); }, &substituted);
+        string->get(), [this](std::string_view name) { return GetEnv(name); }, &substituted,
+        &defaulted);
     if (!value.ok()) return Error(node.source(), path, Msg(value.status()));
     string->get() = *std::move(value);
     if (substituted) substituted_.insert(&node);
+    if (!defaulted.empty()) defaulted_[&node] = std::move(defaulted);
   }
   return absl::OkStatus();
 }
@@ -503,7 +529,8 @@ absl::Status Loader::ReadEventStore(Fields& root) {
                               "\" is not supported: protean-admin reads Message DB "
                               "(provider = \"message_db\")"));
   }
-  RETURN_IF_ERROR(f.String("database_uri", &domain_.event_store.database_uri));
+  RETURN_IF_ERROR(f.UriString("database_uri", &domain_.event_store.database_uri,
+                              &domain_.event_store.uri_note));
   return f.Finish();
 }
 
@@ -517,7 +544,7 @@ absl::Status Loader::ReadDatabases(Fields& root) {
     config.provider = "postgresql";
     Fields f(this, *table, JoinKey(root.Path("databases"), config.name));
     RETURN_IF_ERROR(f.String("provider", &config.provider));
-    RETURN_IF_ERROR(f.String("database_uri", &config.database_uri));
+    RETURN_IF_ERROR(f.UriString("database_uri", &config.database_uri, &config.uri_note));
     RETURN_IF_ERROR(f.String("schema", &config.schema));
     RETURN_IF_ERROR(f.Finish());
     domain_.databases.push_back(std::move(config));
@@ -535,7 +562,7 @@ absl::Status Loader::ReadCaches(Fields& root) {
     config.provider = "redis";
     Fields f(this, *table, JoinKey(root.Path("caches"), config.name));
     RETURN_IF_ERROR(f.String("provider", &config.provider));
-    RETURN_IF_ERROR(f.String("URI", &config.uri));
+    RETURN_IF_ERROR(f.UriString("URI", &config.uri, &config.uri_note));
     RETURN_IF_ERROR(f.Int("TTL", &config.ttl_seconds, false, 1, INT32_MAX));
     RETURN_IF_ERROR(f.Finish());
     domain_.caches.push_back(std::move(config));
@@ -543,12 +570,27 @@ absl::Status Loader::ReadCaches(Fields& root) {
   return absl::OkStatus();
 }
 
-// [server.health]; the rest of [server] tunes Protean's server and is ignored.
+// [server.health], [server] default_subscription_type and [server.subscriptions.<Name>]
+// subscription_type; the rest of [server] tunes Protean's server and is ignored.
 absl::Status Loader::ReadServerHealth(Fields& root) {
   toml::table* server = nullptr;
   RETURN_IF_ERROR(root.Table("server", &server));
   if (server == nullptr) return absl::OkStatus();
   Fields f(this, *server, root.Path("server"));
+  RETURN_IF_ERROR(
+      ReadSubscriptionType(f, "default_subscription_type", &default_subscription_type_));
+  toml::table* subscriptions = nullptr;
+  RETURN_IF_ERROR(f.Table("subscriptions", &subscriptions));
+  if (subscriptions != nullptr) {
+    for (auto&& [name, node] : *subscriptions) {
+      toml::table* handler = node.as_table();
+      if (handler == nullptr || handler->get("subscription_type") == nullptr) continue;
+      Fields h(this, *handler, JoinKey(f.Path("subscriptions"), name.str()));
+      SubscriptionType type = default_subscription_type_;
+      RETURN_IF_ERROR(ReadSubscriptionType(h, "subscription_type", &type));
+      handler_subscription_types_[Str(name.str())] = type;
+    }
+  }
   toml::table* health = nullptr;
   RETURN_IF_ERROR(f.Table("health", &health));
   if (health == nullptr) return absl::OkStatus();
@@ -561,6 +603,23 @@ absl::Status Loader::ReadServerHealth(Fields& root) {
   RETURN_IF_ERROR(h.Int("port", &port, false, 1, 65535));
   domain_.health.port = static_cast<int>(port);
   return h.Finish();
+}
+
+absl::Status Loader::ReadSubscriptionType(Fields& f, std::string_view key, SubscriptionType* out) {
+  std::string text;
+  RETURN_IF_ERROR(f.String(key, &text));
+  toml::node* node = f.Take(key);
+  if (node == nullptr) return absl::OkStatus();
+  if (text == "event_store") {
+    *out = SubscriptionType::kEventStore;
+  } else if (text == "stream") {
+    *out = SubscriptionType::kStream;
+  } else {
+    return Error(node->source(), f.Path(key),
+                 absl::StrCat("unknown subscription type \"", text,
+                              "\": expected \"event_store\" or \"stream\""));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Loader::ReadAggregates(Fields& root) {
@@ -861,6 +920,11 @@ absl::Status Loader::ReadProjectors(Fields& root) {
         return Error(node->source(), f.Path("subscriber"), "must not be empty");
       projector.subscriber = subscriber;
     }
+    auto handler_type = handler_subscription_types_.find(projector.name);
+    projector.subscription_type = handler_type != handler_subscription_types_.end()
+                                      ? handler_type->second
+                                      : default_subscription_type_;
+    RETURN_IF_ERROR(ReadSubscriptionType(f, "subscription_type", &projector.subscription_type));
     toml::table* on = nullptr;
     RETURN_IF_ERROR(f.Table("on", &on));
     if (on != nullptr) {

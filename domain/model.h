@@ -22,11 +22,15 @@ struct DatabaseConfig {
   std::string provider;      // "postgresql"
   std::string database_uri;  // after ${VAR} substitution
   std::string schema;        // may be empty: the connection's default ("public")
+  // Non-empty when database_uri was built from a ${VAR|default}: DefaultedValueNote's text
+  // (env_substitution.h), for WithUriNote on errors that show the URI.
+  std::string uri_note = {};
 };
 
 struct EventStoreConfig {
   std::string provider;  // "message_db"
   std::string database_uri;
+  std::string uri_note = {};  // as DatabaseConfig::uri_note
 };
 
 struct CacheConfig {
@@ -34,6 +38,7 @@ struct CacheConfig {
   std::string provider;  // "redis"
   std::string uri;       // URI key: redis://[:password@]host:port/db
   int64_t ttl_seconds = 300;
+  std::string uri_note = {};  // as DatabaseConfig::uri_note
 };
 
 struct HealthConfig {
@@ -145,12 +150,21 @@ struct Projection {
   std::string cache_prefix;
 };
 
+// How Protean's server feeds a projector (docs/domain-toml.md "Subscription type").
+enum class SubscriptionType {
+  kEventStore,  // "event_store": reads Message DB, keeps its place in position streams
+  kStream,      // "stream": reads Redis streams (consumer groups), no Message DB position
+};
+
 struct Projector {
   std::string name;                       // "TransactionProjector"
   std::string projector_for;              // projection name
   std::vector<std::string> categories;    // full stream categories, declaration order
   std::optional<std::string> subscriber;  // Protean fqn, enables hand-off
-  std::vector<Handler> handlers;          // declaration order
+  // Resolved: the projector's own key, [server.subscriptions.<Name>], [server]
+  // default_subscription_type, else event_store.
+  SubscriptionType subscription_type = SubscriptionType::kEventStore;
+  std::vector<Handler> handlers;  // declaration order
 
   // The handler for an event name, or nullptr.
   const Handler* FindHandler(std::string_view event_name) const {

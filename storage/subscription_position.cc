@@ -39,4 +39,30 @@ absl::StatusOr<std::optional<int64_t>> ReadLastPosition(PgConnection& conn,
   return std::optional<int64_t>(std::strtoll(std::string(r->Get(0, 0)).c_str(), nullptr, 10));
 }
 
+absl::StatusOr<std::optional<PositionRecord>> ReadLastPositionRecord(PgConnection& conn,
+                                                                     std::string_view subscriber,
+                                                                     std::string_view category) {
+  auto r = conn.ExecParams(
+      "SELECT (data->>'position')::bigint, "
+      "(extract(epoch FROM time) * 1000)::bigint FROM message_store.messages "
+      "WHERE stream_name = $1 ORDER BY position DESC LIMIT 1",
+      {PositionStreamName(subscriber, category)});
+  if (!r.ok()) return r.status();
+  if (r->rows() == 0 || r->IsNull(0, 0)) return std::optional<PositionRecord>();
+  PositionRecord record;
+  record.position = std::strtoll(std::string(r->Get(0, 0)).c_str(), nullptr, 10);
+  record.time_unix_ms = std::strtoll(std::string(r->Get(0, 1)).c_str(), nullptr, 10);
+  return std::optional<PositionRecord>(record);
+}
+
+absl::StatusOr<int64_t> CountMessagesAfter(PgConnection& conn, std::string_view category,
+                                           int64_t after) {
+  auto r = conn.ExecParams(
+      "SELECT count(*) FILTER (WHERE type <> 'SNAPSHOT') FROM message_store.messages "
+      "WHERE message_store.category(stream_name) = $1 AND global_position > $2::bigint",
+      {std::string(category), absl::StrCat(after)});
+  if (!r.ok()) return r.status();
+  return static_cast<int64_t>(std::strtoll(std::string(r->Get(0, 0)).c_str(), nullptr, 10));
+}
+
 }  // namespace protean_admin::storage

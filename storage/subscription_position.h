@@ -26,6 +26,22 @@ absl::StatusOr<std::optional<int64_t>> ReadLastPosition(PgConnection& conn,
                                                         std::string_view subscriber,
                                                         std::string_view category);
 
+// The last record of a position stream: its position and when it was written.
+struct PositionRecord {
+  int64_t position = 0;
+  int64_t time_unix_ms = 0;  // the message's `time` (UTC), milliseconds since the Unix epoch
+};
+
+// The last record of position-{subscriber}-{category}, nullopt when the stream is empty.
+absl::StatusOr<std::optional<PositionRecord>> ReadLastPositionRecord(PgConnection& conn,
+                                                                     std::string_view subscriber,
+                                                                     std::string_view category);
+
+// Messages of `category` whose global position is above `after` (SNAPSHOT rows excluded, as
+// in SnapshotHead): what a subscription at `after` has still to read. One index range scan.
+absl::StatusOr<int64_t> CountMessagesAfter(PgConnection& conn, std::string_view category,
+                                           int64_t after);
+
 }  // namespace protean_admin::storage
 
 #endif  // PROTEAN_ADMIN_STORAGE_SUBSCRIPTION_POSITION_H_

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/strings.h"
+#include "domain/env_substitution.h"
 #include "server/rebuild/pg_array.h"
 
 namespace protean_admin::rebuild {
@@ -299,8 +300,10 @@ absl::StatusOr<std::unique_ptr<RedisProjectionStore>> RedisProjectionStore::Open
   const int key_index = table->ColumnIndex(projection.key);
   absl::StatusOr<storage::RedisClient> client = storage::RedisClient::Connect(cache->uri);
   if (!client.ok()) {
-    return absl::Status(client.status().code(), absl::StrCat("Projection '", projection.name,
-                                                             "': ", client.status().message()));
+    return domain::WithUriNote(
+        absl::Status(client.status().code(), absl::StrCat("Projection '", projection.name,
+                                                          "': ", client.status().message())),
+        cache->uri_note);
   }
   return std::make_unique<RedisProjectionStore>(
       std::move(*client), std::move(*table), key_index < 0 ? 0 : key_index, projection.cache_prefix,

@@ -67,7 +67,7 @@ absl::Status Engine::Prepare() {
 }
 
 absl::Status Engine::Connect() {
-  ASSIGN_OR_RETURN(PgConnection writer, PgConnection::Connect(plan_.database_uri));
+  ASSIGN_OR_RETURN(PgConnection writer, ConnectNoted(plan_.database_uri, plan_.database_uri_note));
   writer_.emplace(std::move(writer));
   if (plan_.schema.empty() || projection_.cache_backed()) return absl::OkStatus();
   return Exec(absl::StrCat("SET search_path TO ", storage::QuoteIdent(plan_.schema), ", public"));
@@ -206,7 +206,8 @@ absl::Status Engine::PlanHandlers() {
 }
 
 absl::Status Engine::OpenEventStore() {
-  ASSIGN_OR_RETURN(PgConnection reader, PgConnection::Connect(domain_.event_store.database_uri));
+  ASSIGN_OR_RETURN(PgConnection reader,
+                   ConnectNoted(domain_.event_store.database_uri, domain_.event_store.uri_note));
   reader_.emplace(std::move(reader));
   RETURN_IF_ERROR(storage::PrepareEventStoreConnection(*reader_));
   constexpr char kIdentity[] =
@@ -290,20 +291,38 @@ absl::Status Engine::Finish(absl::Status status) {
   return absl::OkStatus();
 }
 
-// Positions at the snapshot heads for every projector declaring its subscriber
-// (docs/design.md §8).
+bool HandsOff(const domain::Projector& projector) {
+  return projector.subscriber.has_value() &&
+         projector.subscription_type == domain::SubscriptionType::kEventStore;
+}
+
+std::vector<std::string> StreamHandOffNotes(
+    const std::vector<const domain::Projector*>& projectors) {
+  std::vector<std::string> notes;
+  for (const domain::Projector* p : projectors) {
+    if (p->subscription_type != domain::SubscriptionType::kStream) continue;
+    notes.push_back(absl::StrCat("Projector '", p->name,
+                                 "' reads Redis streams (subscription_type = \"stream\"): no "
+                                 "Message DB position written; its consumer group resumes "
+                                 "where it stopped in Redis"));
+  }
+  return notes;
+}
+
+// Positions at the snapshot heads for every projector declaring its subscriber and reading
+// the event store (docs/design.md §8); stream-subscription projectors get a note instead.
 absl::Status Engine::HandOff(PgConnection& conn, bool set_local_search_path) {
   if (!options_.hand_off) return absl::OkStatus();
-  const bool any =
-      std::any_of(plan_.projectors.begin(), plan_.projectors.end(),
-                  [](const domain::Projector* p) { return p->subscriber.has_value(); });
+  result_.hand_off_notes = StreamHandOffNotes(plan_.projectors);
+  const bool any = std::any_of(plan_.projectors.begin(), plan_.projectors.end(),
+                               [](const domain::Projector* p) { return HandsOff(*p); });
   if (!any) return absl::OkStatus();
   EmitPhase(Phase::kHandOff);
   if (set_local_search_path) {
     RETURN_IF_ERROR(conn.Exec("SET LOCAL search_path TO message_store, public").status());
   }
   for (const domain::Projector* p : plan_.projectors) {
-    if (!p->subscriber) continue;
+    if (!HandsOff(*p)) continue;
     for (const std::string& category : p->categories) {
       int64_t head = 0;
       for (const storage::CategoryHead& h : heads_) {

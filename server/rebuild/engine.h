@@ -35,6 +35,16 @@
 
 namespace protean_admin::rebuild {
 
+// True when a rebuild writes Message DB positions for `projector`: it declares its subscriber
+// and reads the event store (subscription_type "event_store").
+bool HandsOff(const domain::Projector& projector);
+
+// The result's hand_off_notes: one line per projector on Redis stream subscriptions, which
+// gets no Message DB position ("Projector 'X' reads Redis streams (...): no Message DB
+// position written; ...").
+std::vector<std::string> StreamHandOffNotes(
+    const std::vector<const domain::Projector*>& projectors);
+
 class Engine {
  public:
   // `options.batch_size` must have been validated. The references must outlive the engine.

@@ -17,7 +17,8 @@ absl::Status Engine::Replay() {
   EmitProgress();
   // One COPY stream over all categories, in global_position order, on its own connection
   // (the server produces the next rows while this process applies the current ones).
-  ASSIGN_OR_RETURN(PgConnection conn, PgConnection::Connect(domain_.event_store.database_uri));
+  ASSIGN_OR_RETURN(PgConnection conn,
+                   ConnectNoted(domain_.event_store.database_uri, domain_.event_store.uri_note));
   RETURN_IF_ERROR(storage::PrepareEventStoreConnection(conn));
   std::vector<storage::CategoryReader> readers;
   readers.push_back(storage::CategoryReader::Streaming(std::move(conn), heads_, options_.batch_size,
@@ -126,7 +127,8 @@ absl::Status Engine::ReplayEpoch() {
   cache_->Clear();
   dispatcher_->tally() = epoch_tally_;
   if (!replay_reader_) {
-    ASSIGN_OR_RETURN(PgConnection conn, PgConnection::Connect(domain_.event_store.database_uri));
+    ASSIGN_OR_RETURN(PgConnection conn,
+                     ConnectNoted(domain_.event_store.database_uri, domain_.event_store.uri_note));
     replay_reader_.emplace(std::move(conn));
     RETURN_IF_ERROR(storage::PrepareEventStoreConnection(*replay_reader_));
   }

@@ -3,6 +3,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "domain/env_substitution.h"
 
 namespace protean_admin::rebuild {
 namespace {
@@ -38,6 +39,7 @@ absl::Status ResolveDatabase(const domain::Domain& domain, const domain::Project
                              RebuildPlan& plan) {
   if (projection.cache_backed()) {
     plan.database_uri = domain.event_store.database_uri;
+    plan.database_uri_note = domain.event_store.uri_note;
     return absl::OkStatus();
   }
   const domain::DatabaseConfig* database = domain.FindDatabase(projection.database);
@@ -48,6 +50,7 @@ absl::Status ResolveDatabase(const domain::Domain& domain, const domain::Project
   }
   plan.schema = !projection.schema.empty() ? projection.schema : database->schema;
   plan.database_uri = database->database_uri;
+  plan.database_uri_note = database->uri_note;
   return absl::OkStatus();
 }
 
@@ -147,6 +150,13 @@ absl::Status HandlerError(const domain::Projector& projector, const domain::Hand
   return absl::FailedPreconditionError(absl::StrCat(where, where.empty() ? "" : ": ", "projector ",
                                                     projector.name, ", event ", handler.event, ": ",
                                                     message));
+}
+
+absl::StatusOr<storage::PgConnection> ConnectNoted(const std::string& uri,
+                                                   const std::string& note) {
+  absl::StatusOr<storage::PgConnection> conn = storage::PgConnection::Connect(uri);
+  if (!conn.ok()) return domain::WithUriNote(conn.status(), note);
+  return conn;
 }
 
 }  // namespace protean_admin::rebuild

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "domain/model.h"
 #include "server/rebuild/lua_runtime.h"
+#include "storage/pg_connection.h"
 #include "storage/projection_table.h"
 
 namespace protean_admin::rebuild {
@@ -41,7 +42,12 @@ struct RebuildPlan {
   // lock is taken).
   std::string schema;
   std::string database_uri;
+  // The URI's DefaultedValueNote (domain/env_substitution.h), "" when none.
+  std::string database_uri_note;
 };
+
+// Connects to `uri`; a failure carries `note` (WithUriNote: the URI built from a default).
+absl::StatusOr<storage::PgConnection> ConnectNoted(const std::string& uri, const std::string& note);
 
 // Plans a rebuild of `projection`. FailedPrecondition when its database is not configured.
 absl::StatusOr<RebuildPlan> PlanRebuild(const domain::Domain& domain,

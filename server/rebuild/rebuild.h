@@ -73,6 +73,9 @@ struct RebuildResult {
   // What the operator must see although it does not fail the rebuild, e.g. a projector
   // whose every handled event failed.
   std::vector<std::string> warnings;
+  // One line per projector on Redis stream subscriptions: no Message DB position was
+  // handed off for it (empty when the hand-off is skipped).
+  std::vector<std::string> hand_off_notes;
 
   bool success() const { return errors.empty(); }
 };

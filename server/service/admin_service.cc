@@ -100,6 +100,29 @@ pb::ProjectionInfo DescribeProjection(const domain::Domain& domain,
   return info;
 }
 
+pb::ProjectionStatusEntry ToProto(const rebuild::ProjectionStatus& status) {
+  pb::ProjectionStatusEntry entry;
+  entry.set_projection_name(status.projection_name);
+  for (const std::string& p : status.projectors) entry.add_projectors(p);
+  if (status.last_updated_unix_ms) entry.set_last_updated_unix_ms(*status.last_updated_unix_ms);
+  if (status.staleness_seconds) entry.set_staleness_seconds(*status.staleness_seconds);
+  if (status.lag) entry.set_lag(*status.lag);
+  if (status.row_count) entry.set_row_count(*status.row_count);
+  entry.set_status(std::string(rebuild::StatusName(status.status)));
+  for (const rebuild::FeederStatus& f : status.feeders) {
+    pb::FeederStatus* feeder = entry.add_feeders();
+    feeder->set_projector(f.projector);
+    feeder->set_category(f.category);
+    feeder->set_subscription_type(
+        f.subscription_type == domain::SubscriptionType::kStream ? "stream" : "event_store");
+    if (f.lag) feeder->set_lag(*f.lag);
+    if (f.last_updated_unix_ms) feeder->set_last_updated_unix_ms(*f.last_updated_unix_ms);
+    if (f.position) feeder->set_position(*f.position);
+  }
+  for (const std::string& d : status.diagnostics) entry.add_diagnostics(d);
+  return entry;
+}
+
 void LogJobFinished(const Job& job) {
   pb::JobInfo info = job.Info();
   int64_t dispatched = 0;
@@ -325,6 +348,36 @@ grpc::Status AdminService::CancelRebuild(grpc::ServerContext* context,
   absl::StatusOr<pb::JobInfo> info = registry_->Cancel(request->job_id(), wait);
   if (!info.ok()) return ToGrpcStatus(info.status());
   *response->mutable_job() = std::move(*info);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ProjectionStatus(grpc::ServerContext* context,
+                                            const pb::ProjectionStatusRequest* request,
+                                            pb::ProjectionStatusResponse* response) {
+  Principal principal;
+  if (grpc::Status s = AuthorizeCallStatus(*context, tokens_, &principal); !s.ok()) return s;
+  if (absl::Status s = CheckLength("domain", request->domain(), kMaxDomainSpecBytes); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (absl::Status s = CheckLength("projection", request->projection(), kMaxProjectionNameBytes);
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<std::shared_ptr<const domain::Domain>> domain = Load(request->domain());
+  if (!domain.ok()) return ToGrpcStatus(domain.status());
+  if (!request->projection().empty() &&
+      (*domain)->FindProjection(request->projection()) == nullptr) {
+    return ToGrpcStatus(absl::NotFoundError(
+        absl::StrCat("Projection '", Abbreviate(request->projection()), "' not found")));
+  }
+  const int64_t now_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  absl::StatusOr<std::vector<rebuild::ProjectionStatus>> statuses =
+      rebuild::CollectProjectionStatus(**domain, request->projection(), now_unix_ms);
+  if (!statuses.ok()) return ToGrpcStatus(statuses.status());
+  for (const rebuild::ProjectionStatus& s : *statuses) *response->add_projections() = ToProto(s);
+  response->set_now_unix_ms(now_unix_ms);
   return grpc::Status::OK;
 }
 

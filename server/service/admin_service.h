@@ -12,8 +12,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "protean/admin/v1/admin.grpc.pb.h"
 #include "domain/model.h"
+#include "protean/admin/v1/admin.grpc.pb.h"
+#include "server/rebuild/projection_status.h"
 #include "server/service/audit_trail.h"
 #include "server/service/auth.h"
 #include "server/service/job_registry.h"
@@ -56,6 +57,9 @@ class AdminService final : public ::protean::admin::v1::ProjectionAdmin::Service
                             grpc::ServerWriter<pb::RebuildEvent>* writer) override;
   grpc::Status CancelRebuild(grpc::ServerContext* context, const pb::CancelRebuildRequest* request,
                              pb::CancelRebuildResponse* response) override;
+  grpc::Status ProjectionStatus(grpc::ServerContext* context,
+                                const pb::ProjectionStatusRequest* request,
+                                pb::ProjectionStatusResponse* response) override;
 
  private:
   absl::StatusOr<std::shared_ptr<const domain::Domain>> Load(const std::string& spec) const;
@@ -85,6 +89,9 @@ absl::Status ApplyOptions(const pb::RebuildOptions& options, JobSpec* spec);
 // The info ListProjections reports for one projection.
 pb::ProjectionInfo DescribeProjection(const domain::Domain& domain,
                                       const domain::Projection& projection);
+
+// One projection's status as the RPC reports it.
+pb::ProjectionStatusEntry ToProto(const rebuild::ProjectionStatus& status);
 
 // Logs the end of a job (who asked, what, outcome, counts, duration).
 void LogJobFinished(const Job& job);

@@ -30,6 +30,7 @@ pb::RebuildResult ToProto(const rebuild::RebuildResult& result) {
     for (int64_t position : reason.first_positions) r->add_first_positions(position);
   }
   for (const std::string& warning : result.warnings) out.add_warnings(warning);
+  for (const std::string& note : result.hand_off_notes) out.add_hand_off_notes(note);
   return out;
 }
 

@@ -14,6 +14,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "domain/env_substitution.h"
 #include "storage/pg_connection.h"
 
 namespace protean_admin::service {
@@ -253,8 +254,10 @@ ProbeOutcome EventServerGuard::ProbeApplicationName(const domain::Domain& domain
   absl::StatusOr<storage::PgConnection> conn =
       storage::PgConnection::Connect(domain.event_store.database_uri);
   if (!conn.ok()) {
-    return {ProbeVerdict::kUnknown,
-            absl::StrCat(what, ": cannot connect to the event store: ", conn.status().message())};
+    return {
+        ProbeVerdict::kUnknown,
+        absl::StrCat(what, ": cannot connect to the event store: ",
+                     domain::WithUriNote(conn.status(), domain.event_store.uri_note).message())};
   }
   absl::StatusOr<storage::PgResult> rows = conn->ExecParams(
       "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND pid <> "

@@ -64,6 +64,10 @@ protean_add_e2e_test(lua_e2e_test TIMEOUT 300 SOURCE lua_e2e_test.cc)
 # The shadow strategy (issue 17): a fake event server started and stopped, a concurrent writer.
 protean_add_e2e_test(shadow_e2e_test TIMEOUT 600 SOURCE shadow_e2e_test.cc)
 
+# `protean-admin status` (issue 18.4-18.6): lag and rows after a rebuild and after new events,
+# the --json envelope, stream-subscription projectors, URIs built from a default.
+protean_add_e2e_test(status_e2e_test TIMEOUT 300 SOURCE status_e2e_test.cc)
+
 # `ir import` (issue 18.1): an IR-imported domain rebuilt through the daemon and the CLI.
 protean_add_e2e_test(ir_e2e_test TIMEOUT 300 SOURCE ir_e2e_test.cc
   DEFINITIONS IR_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/unit/ir/data")
