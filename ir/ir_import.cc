@@ -46,6 +46,22 @@ std::string Line(const std::string& text, const std::string& comment = "") {
   return absl::StrCat(padded, " # ", comment, "\n");
 }
 
+// The projector's `subscription_type` line (docs/domain-toml.md "Subscription type"): the
+// IR's explicit type, or "event_store" for Protean's "projection" profile; otherwise a
+// comment, since the server's default cannot be seen from the IR.
+std::string SubscriptionType(const IrProjector& projector) {
+  std::string type = projector.subscription_type;
+  if (type.empty() && projector.subscription_profile == "projection") type = "event_store";
+  const std::string profile =
+      projector.subscription_profile.empty() ? "default" : Quote(projector.subscription_profile);
+  if (type.empty()) {
+    return absl::StrCat("# Protean subscription: type of the server's default, profile ", profile,
+                        "\n");
+  }
+  return Line(absl::StrCat("subscription_type = ", Quote(type)),
+              absl::StrCat("Protean subscription profile ", profile));
+}
+
 // Class names must be unique: domain.toml is keyed by them.
 template <typename T>
 absl::Status CheckUnique(const std::vector<T>& items, const std::string& what) {
@@ -202,13 +218,7 @@ void Writer::Projector(const IrProjector& projector) {
       &out_, "\n", Line(absl::StrCat("[projectors.", projector.name, "]"), projector.fqn),
       "projector_for = ", Quote(projection->name), "\n", "stream_categories = [",
       absl::StrJoin(categories, ", "), "]\n", "subscriber = ", Quote(projector.fqn), "\n");
-  absl::StrAppend(
-      &out_, "# Protean subscription: type ",
-      projector.subscription_type.empty() ? "default (the server's)"
-                                          : Quote(projector.subscription_type),
-      ", profile ",
-      projector.subscription_profile.empty() ? "default" : Quote(projector.subscription_profile),
-      "\n");
+  absl::StrAppend(&out_, SubscriptionType(projector));
   for (const auto& [type, methods] : projector.handlers) {
     Handler(projector, *projection, type, methods);
   }

@@ -147,7 +147,7 @@ TEST(IrImportTest, OrderingLoadsAndRoundTrips) {
   EXPECT_THAT(toml, HasSubstr("stream_category = \"order\""));
   EXPECT_THAT(toml, HasSubstr("customer_name = \"varchar(100)\""));
   EXPECT_THAT(toml, HasSubstr("subscriber = \"ecommerce.reporting.OrderDashboardProjector\""));
-  EXPECT_THAT(toml, HasSubstr("# Protean subscription: type \"event_store\""));
+  EXPECT_THAT(toml, HasSubstr("subscription_type = \"event_store\""));
   EXPECT_THAT(toml, HasSubstr("# generated from on_order_placed: review\nset = { customer_name "
                               "= \":customer_name\", total_amount = \":total_amount\" }"));
   domain::Domain d = Load(toml);
@@ -158,6 +158,7 @@ TEST(IrImportTest, OrderingLoadsAndRoundTrips) {
   EXPECT_EQ(d.events.size(), 4u);
   EXPECT_EQ(d.FindEvent("PaymentFailed")->type_string, "Ordering.PaymentFailed.v1");
   ASSERT_EQ(d.projectors.size(), 1u);
+  EXPECT_EQ(d.projectors[0].subscription_type, domain::SubscriptionType::kEventStore);
   EXPECT_THAT(d.projectors[0].categories, ElementsAre("ordering::order", "ordering::payment"));
   EXPECT_EQ(d.projectors[0].handlers.size(), 3u);
   CheckResult result = CheckDrift(MustParse(DataJson("ordering-ir.json")), d, {});
