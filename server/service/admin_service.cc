@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "domain/loader.h"
 #include "proto/job_state_name.h"
 #include "proto/request_limits.h"
-#include "domain/loader.h"
 #include "server/service/logging.h"
 #include "server/service/status_convert.h"
 

@@ -32,8 +32,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "protean/admin/v1/admin.pb.h"
 #include "domain/model.h"
+#include "protean/admin/v1/admin.pb.h"
 #include "server/service/job_registry.h"
 #include "storage/audit_store.h"
 

@@ -22,8 +22,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/batch_size.h"
-#include "protean/admin/v1/admin.pb.h"
 #include "domain/model.h"
+#include "protean/admin/v1/admin.pb.h"
 #include "server/rebuild/rebuild.h"
 
 namespace protean_admin::service {

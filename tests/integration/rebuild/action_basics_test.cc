@@ -10,9 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "domain/loader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "domain/loader.h"
 #include "server/rebuild/rebuild.h"
 #include "storage/redis_client.h"
 #include "tests/integration/rebuild/rebuild_fixture.h"

@@ -3,9 +3,9 @@
 // database before anything is truncated.
 
 #include "absl/strings/str_cat.h"
+#include "domain/parameters.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "domain/parameters.h"
 #include "server/rebuild/rebuild.h"
 #include "tests/integration/rebuild/rebuild_fixture.h"
 

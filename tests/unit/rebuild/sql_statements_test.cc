@@ -4,9 +4,9 @@
 #include "server/rebuild/sql_statements.h"
 
 #include "absl/strings/cord.h"
+#include "domain/parameters.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "domain/parameters.h"
 
 namespace protean_admin::rebuild {
 namespace {
