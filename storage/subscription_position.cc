@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace protean_admin::storage {
 
@@ -30,13 +31,10 @@ absl::Status WriteReadPosition(PgConnection& conn, std::string_view subscriber,
 absl::StatusOr<std::optional<int64_t>> ReadLastPosition(PgConnection& conn,
                                                         std::string_view subscriber,
                                                         std::string_view category) {
-  auto r = conn.ExecParams(
-      "SELECT (data->>'position')::bigint FROM message_store.messages WHERE stream_name = $1 "
-      "ORDER BY position DESC LIMIT 1",
-      {PositionStreamName(subscriber, category)});
-  if (!r.ok()) return r.status();
-  if (r->rows() == 0 || r->IsNull(0, 0)) return std::optional<int64_t>();
-  return std::optional<int64_t>(std::strtoll(std::string(r->Get(0, 0)).c_str(), nullptr, 10));
+  ASSIGN_OR_RETURN(std::optional<PositionRecord> record,
+                   ReadLastPositionRecord(conn, subscriber, category));
+  if (!record.has_value()) return std::optional<int64_t>();
+  return std::optional<int64_t>(record->position);
 }
 
 absl::StatusOr<std::optional<PositionRecord>> ReadLastPositionRecord(PgConnection& conn,
