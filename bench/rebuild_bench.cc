@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
   bool sql_waves = false;
   app.add_flag("--sql-waves", sql_waves,
                "SQL form: statements in set-based waves where they can (not in memory)");
+  int read_connections = rebuild::RebuildOptions().read_connections;
+  app.add_option("--read-connections", read_connections, "connections reading the history");
   app.add_option("--strategy", strategy, "atomic|inplace")
       ->check(CLI::IsMember({"atomic", "inplace"}));
   CLI11_PARSE(app, argc, argv);
@@ -87,6 +89,7 @@ int main(int argc, char** argv) {
   options.sql_epoch_events = sql_epoch_events;
   options.sql_set_based = !sql_per_event;
   options.sql_in_memory = !sql_per_event && !sql_waves;
+  options.read_connections = read_connections;
   options.strategy =
       strategy == "inplace" ? rebuild::Strategy::kInplace : rebuild::Strategy::kAtomic;
   options.hand_off = false;

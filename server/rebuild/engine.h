@@ -69,6 +69,7 @@ class Engine {
   absl::Status Truncate();
   // Phase 7 (engine_replay.cc).
   absl::Status Replay();
+  absl::StatusOr<std::unique_ptr<storage::MessageSource>> OpenReplaySource();
   absl::Status ReadBatches(storage::MessagePrefetcher& batches);
   absl::Status ApplyBatch(const std::vector<storage::MessageRef>& batch);
   absl::Status BeginEpoch();
