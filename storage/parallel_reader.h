@@ -33,9 +33,9 @@ namespace protean_admin::storage {
 struct ParallelReadOptions {
   int page_size = 500;
   ReadColumns columns;
-  // Positions per chunk at least; a history is cut into about kChunksPerHistory chunks.
+  // Positions per chunk at least; a longer history is cut into kChunksPerHistory chunks.
   int64_t min_chunk_positions = 16384;
-  size_t max_queued_bytes = size_t{16} << 20;
+  size_t max_queued_bytes = size_t{4} << 20;
 };
 
 class ParallelReader : public MessageSource {
@@ -50,7 +50,7 @@ class ParallelReader : public MessageSource {
 
   absl::StatusOr<std::optional<MessageRef>> Next() override;
 
-  static constexpr int64_t kChunksPerHistory = 64;
+  static constexpr int64_t kChunksPerHistory = 1024;
 
  private:
   struct Item {
