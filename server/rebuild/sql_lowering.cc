@@ -226,6 +226,28 @@ struct Builder {
   }
 };
 
+// The assignments to columns the statement does not insert: literals only (EXCLUDED.c would
+// be c's default), each an update.
+absl::Status AddUpdatesOnly(const UpsertParts& parts, const std::vector<std::string>& names,
+                            const std::vector<bool>& inserted, const std::string& key, Builder& b) {
+  for (const auto& [column, expression] : parts.assignments) {
+    const int c = static_cast<int>(std::find(names.begin(), names.end(), column) - names.begin());
+    if (c >= static_cast<int>(names.size()) || column == key) {
+      return Refuse(absl::StrCat("the assignment to ", column));
+    }
+    if (inserted[c]) continue;
+    absl::StatusOr<LoweredValue> value = ParseValue(expression);
+    if (!value.ok() || !value->literal()) {
+      return Refuse(absl::StrCat("the assignment to ", column, ", which is not inserted"));
+    }
+    const ColumnSpec spec = ColumnSpec::From(b.table.columns[c]);
+    RETURN_IF_ERROR(CheckColumn(b.table.columns[c], spec, false));
+    RETURN_IF_ERROR(CheckValue(b.table.columns[c], spec, *value));
+    b.Add(b.out.action.update, b.out.columns.update, c, *value);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<LoweredHandler> LowerSqlHandler(const domain::Handler& handler,
@@ -262,30 +284,15 @@ absl::StatusOr<LoweredHandler> LowerSqlHandler(const domain::Handler& handler,
     const ColumnSpec spec = ColumnSpec::From(table.columns[c]);
     RETURN_IF_ERROR(CheckColumn(table.columns[c], spec, kind == AssignmentKind::kIncrement));
     RETURN_IF_ERROR(CheckValue(table.columns[c], spec, value));
-    if (kind == AssignmentKind::kLiteral)
+    if (kind == AssignmentKind::kLiteral) {
       RETURN_IF_ERROR(CheckValue(table.columns[c], spec, literal));
+    }
     RETURN_IF_ERROR(b.Inserted(c, value, kind, literal));
   }
   if (b.out.action.set.empty() && b.out.action.insert.empty()) {
     return Refuse("no column besides the key is inserted");
   }
-  // Assignments to columns not inserted: literals only (EXCLUDED.c would be c's default).
-  for (const auto& [column, expression] : parts.assignments) {
-    const int c = static_cast<int>(std::find(names.begin(), names.end(), column) - names.begin());
-    if (c >= static_cast<int>(names.size()) || column == lower_key) {
-      return Refuse(absl::StrCat("the assignment to ", column));
-    }
-    if (inserted[c]) continue;
-    LoweredValue literal;
-    absl::StatusOr<LoweredValue> value = ParseValue(expression);
-    if (!value.ok() || !value->literal()) {
-      return Refuse(absl::StrCat("the assignment to ", column, ", which is not inserted"));
-    }
-    const ColumnSpec spec = ColumnSpec::From(table.columns[c]);
-    RETURN_IF_ERROR(CheckColumn(table.columns[c], spec, false));
-    RETURN_IF_ERROR(CheckValue(table.columns[c], spec, *value));
-    b.Add(b.out.action.update, b.out.columns.update, c, *value);
-  }
+  RETURN_IF_ERROR(AddUpdatesOnly(parts, names, inserted, lower_key, b));
   b.out.text_types.resize(table.columns.size());
   for (size_t c = 0; c < table.columns.size(); ++c) {
     if (IsTextType(table.columns[c])) b.out.text_types[c] = LuaColumn::From(table.columns[c]).type;
