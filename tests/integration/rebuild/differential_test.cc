@@ -1471,7 +1471,8 @@ TEST_F(DifferentialTest, OverlongKeyOfAVarcharKeyColumnTouchesNoOtherRow) {
 // doubles and numerics bit-exact), the same dispatched and skipped counts, and events that did
 // run set-based.
 
-constexpr char kWavesDomain[] = R"toml(
+// The events, aggregates and table of both domains below.
+constexpr char kAccountsDomain[] = R"toml(
 [domains.w.domain]
 name = "Wave"
 [domains.w.event_store]
@@ -1495,6 +1496,10 @@ key = "id"
 table = "accounts"
 columns = { id = "varchar(12)", name = "varchar(16)", balance = "double precision", total = "numeric(12,2)", hits = "integer", note = "text" }
 
+)toml";
+
+std::string WavesDomain() {
+  return std::string(kAccountsDomain) + R"toml(
 [domains.w.projectors.Ledger]
 projector_for = "Accounts"
 aggregates = ["Account", "Deposit"]
@@ -1513,36 +1518,15 @@ aggregates = ["Deposit"]
 [domains.w.projectors.Memo.on.Deposited]
 sql = "INSERT INTO accounts (id, note) VALUES (:id, concat(:memo, ';')) ON CONFLICT (id) DO UPDATE SET note = coalesce(accounts.note, '') || EXCLUDED.note"
 )toml";
+}
 
 // The same events through statements that run in memory, folded like the action form
 // (server/rebuild/sql_lowering.h), mixed with a DELETE that runs as SQL: an insert-only
 // value read for every event (total, numeric(12,2), fails past its precision even when the
 // row exists), NULL amounts (coalesce(balance, 0) + NULL is NULL), DO NOTHING, a literal
 // update.
-constexpr char kFoldDomain[] = R"toml(
-[domains.w.domain]
-name = "Wave"
-[domains.w.event_store]
-provider = "message_db"
-database_uri = "${DATABASE_URL}"
-[domains.w.databases.default]
-provider = "postgresql"
-database_uri = "${DATABASE_URL}"
-[domains.w.aggregates.Account]
-[domains.w.aggregates.Deposit]
-[domains.w.events.Opened]
-aggregate = "Account"
-[domains.w.events.Renamed]
-aggregate = "Account"
-[domains.w.events.Closed]
-aggregate = "Account"
-[domains.w.events.Deposited]
-aggregate = "Deposit"
-[domains.w.projections.Accounts]
-key = "id"
-table = "accounts"
-columns = { id = "varchar(12)", name = "varchar(16)", balance = "double precision", total = "numeric(12,2)", hits = "integer", note = "text" }
-
+std::string FoldDomain() {
+  return std::string(kAccountsDomain) + R"toml(
 [domains.w.projectors.Ledger]
 projector_for = "Accounts"
 aggregates = ["Account", "Deposit"]
@@ -1561,15 +1545,16 @@ aggregates = ["Deposit"]
 [domains.w.projectors.Memo.on.Deposited]
 sql = "INSERT INTO accounts (id, note, hits) VALUES (:id, :memo, 0) ON CONFLICT (id) DO UPDATE SET note = EXCLUDED.note, hits = 7"
 )toml";
+}
 
 class SqlWavesDifferentialTest : public RebuildFixture {
  protected:
   void SetUp() override {
     RebuildFixture::SetUp();
     spdlog::set_level(spdlog::level::critical);
-    Load(kWavesDomain);
+    Load(WavesDomain());
   }
-  void Load(const char* toml) {
+  void Load(const std::string& toml) {
     domain::LoadOptions options;
     options.getenv = [this](std::string_view name) -> std::optional<std::string> {
       if (name == "DATABASE_URL") return uri_;
@@ -1685,7 +1670,7 @@ TEST_F(SqlWavesDifferentialTest, FailingEventsAreSkippedAsPerEvent) {
 }
 
 TEST_F(SqlWavesDifferentialTest, InMemoryStatementsEqualPerEventExecution) {
-  Load(kFoldDomain);
+  Load(FoldDomain());
   for (uint64_t seed = 21; seed <= 24; ++seed) {
     Compare(seed, 300, seed % 2 == 0 ? 6 : 40, seed % 2 == 1, /*waves=*/false);
   }
