@@ -51,7 +51,12 @@ int main(int argc, char** argv) {
   app.add_option("--sql-epoch-events", sql_epoch_events, "SQL form: events per epoch");
   bool sql_per_event = false;
   app.add_flag("--sql-per-event", sql_per_event,
-               "SQL form: every statement once per event (no set-based waves)");
+               "SQL form: every statement once per event (no set-based waves, not in memory)");
+  bool sql_waves = false;
+  app.add_flag("--sql-waves", sql_waves,
+               "SQL form: statements in set-based waves where they can (not in memory)");
+  int read_connections = rebuild::RebuildOptions().read_connections;
+  app.add_option("--read-connections", read_connections, "connections reading the history");
   app.add_option("--strategy", strategy, "atomic|inplace")
       ->check(CLI::IsMember({"atomic", "inplace"}));
   CLI11_PARSE(app, argc, argv);
@@ -83,6 +88,8 @@ int main(int argc, char** argv) {
   options.row_cache_bytes = row_cache_mib << 20;
   options.sql_epoch_events = sql_epoch_events;
   options.sql_set_based = !sql_per_event;
+  options.sql_in_memory = !sql_per_event && !sql_waves;
+  options.read_connections = read_connections;
   options.strategy =
       strategy == "inplace" ? rebuild::Strategy::kInplace : rebuild::Strategy::kAtomic;
   options.hand_off = false;
@@ -93,7 +100,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rebuild_bench: %s\n", result.status().ToString().c_str());
     return 1;
   }
-  std::fprintf(stderr, "rebuild_bench: %lld SQL-form events ran set-based\n",
+  std::fprintf(stderr, "rebuild_bench: SQL-form events: %lld in memory, %lld set-based\n",
+               static_cast<long long>(result->sql_in_memory_events),
                static_cast<long long>(result->sql_set_based_events));
   std::string errors;
   for (const std::string& e : result->errors) errors += (errors.empty() ? "" : "; ") + e;

@@ -76,7 +76,8 @@ absl::Status CreateStaleTable(PgConnection& conn, std::string_view table) {
 
 absl::StatusOr<MethodResult> RunEngine(PgConnection& conn, const RunnerOptions& options,
                                        std::string_view instance, std::string_view table,
-                                       std::string label, int64_t events, int64_t unknown) {
+                                       std::string label, int64_t events, int64_t unknown,
+                                       const std::vector<std::string>& extra_args = {}) {
   MethodResult method;
   method.label = std::move(label);
   method.events = events;
@@ -86,10 +87,21 @@ absl::StatusOr<MethodResult> RunEngine(PgConnection& conn, const RunnerOptions& 
   }
   absl::Status prepared = CreateStaleTable(conn, table);
   if (!prepared.ok()) return prepared;
-  auto child =
-      RunChild({options.rebuild_bin, "--domain-file", options.domain_file, "--instance",
-                std::string(instance), "--projection", "Balances", "--message-db-url", options.uri,
-                "--database-url", options.uri, "--batch-size", std::to_string(options.batch_size)});
+  std::vector<std::string> args = {options.rebuild_bin,
+                                   "--domain-file",
+                                   options.domain_file,
+                                   "--instance",
+                                   std::string(instance),
+                                   "--projection",
+                                   "Balances",
+                                   "--message-db-url",
+                                   options.uri,
+                                   "--database-url",
+                                   options.uri,
+                                   "--batch-size",
+                                   std::to_string(options.batch_size)};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  auto child = RunChild(args);
   if (!child.ok()) return child.status();
   auto values = ParseResultLine(child->out);
   method.peak_rss_kib = child->maxrss_kib;
@@ -274,9 +286,17 @@ absl::StatusOr<BenchmarkReport> RunBenchmark(const RunnerOptions& options) {
   auto daemon =
       BestOf(options.action_runs, [&] { return RunThroughDaemon(*conn, options, report.events); });
   if (!daemon.ok()) return daemon.status();
-  auto sql = RunEngine(*conn, options, "sql", kSqlTable, "(b) engine, SQL form", report.events,
-                       unknown_events);
+  // (b) in memory (sql_lowering.h: the statements are of its shape), best of two like (a);
+  // then the same statements run by PostgreSQL, in set-based waves (sql_waves.h), once.
+  auto sql = BestOf(options.action_runs, [&] {
+    return RunEngine(*conn, options, "sql", kSqlTable, "(b) engine, SQL form", report.events,
+                     unknown_events);
+  });
   if (!sql.ok()) return sql.status();
+  auto sql_waves =
+      RunEngine(*conn, options, "sql", kSqlTable, "(b) the same run by PostgreSQL (--sql-waves)",
+                report.events, unknown_events, {"--sql-waves"});
+  if (!sql_waves.ok()) return sql_waves.status();
   // (e) the same semantics in the Lua form (issue 16), best of two like (a).
   auto lua = BestOf(options.action_runs, [&] {
     return RunEngine(*conn, options, "lua", kLuaTable, "(e) engine, Lua form", report.events,
@@ -304,7 +324,7 @@ absl::StatusOr<BenchmarkReport> RunBenchmark(const RunnerOptions& options) {
         absl::StrCat("first ", replay->events, " events, checked against (c0) on them");
   }
 
-  report.methods = {*action, *daemon, *sql, *lua, floor, reference, per_event};
+  report.methods = {*action, *daemon, *sql, *sql_waves, *lua, floor, reference, per_event};
   return report;
 }
 

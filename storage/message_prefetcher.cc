@@ -14,7 +14,12 @@ size_t BatchBytes(const MessageRef& m) {
 
 MessagePrefetcher::MessagePrefetcher(MessageMerger merger, int batch_size, size_t depth,
                                      size_t max_batch_bytes)
-    : merger_(std::move(merger)),
+    : MessagePrefetcher(std::make_unique<MessageMerger>(std::move(merger)), batch_size, depth,
+                        max_batch_bytes) {}
+
+MessagePrefetcher::MessagePrefetcher(std::unique_ptr<MessageSource> source, int batch_size,
+                                     size_t depth, size_t max_batch_bytes)
+    : source_(std::move(source)),
       batch_size_(static_cast<size_t>(std::max(batch_size, 1))),
       depth_(depth == 0 ? 1 : depth),
       max_batch_bytes_(max_batch_bytes) {
@@ -42,7 +47,7 @@ void MessagePrefetcher::Run() {
     bool exhausted = false;
     size_t bytes = 0;
     while (batch.size() < batch_size_ && bytes < max_batch_bytes_) {
-      auto next = merger_.Next();
+      auto next = source_->Next();
       if (!next.ok()) {
         error = next.status();
         break;

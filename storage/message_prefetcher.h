@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -40,6 +41,9 @@ class MessagePrefetcher {
   // `batch_size` < 1 counts as 1.
   MessagePrefetcher(MessageMerger merger, int batch_size, size_t depth = 2,
                     size_t max_batch_bytes = kMaxBatchBytes);
+  // The same over any source (e.g. storage/parallel_reader.h).
+  MessagePrefetcher(std::unique_ptr<MessageSource> source, int batch_size, size_t depth = 2,
+                    size_t max_batch_bytes = kMaxBatchBytes);
   ~MessagePrefetcher();
   MessagePrefetcher(const MessagePrefetcher&) = delete;
   MessagePrefetcher& operator=(const MessagePrefetcher&) = delete;
@@ -50,7 +54,7 @@ class MessagePrefetcher {
  private:
   void Run();
 
-  MessageMerger merger_;
+  std::unique_ptr<MessageSource> source_;
   const size_t batch_size_;
   const size_t depth_;
   const size_t max_batch_bytes_;

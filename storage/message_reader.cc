@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace protean_admin::storage {
 namespace {
@@ -178,6 +179,23 @@ CategoryReader CategoryReader::Streaming(PgConnection conn, std::vector<Category
   return reader;
 }
 
+CategoryReader CategoryReader::StreamingRange(PgConnection* conn, std::vector<CategoryHead> heads,
+                                              int64_t after, int64_t until, int page_size,
+                                              ReadColumns columns) {
+  CategoryReader reader(conn, "", until, page_size, columns, 0);
+  reader.heads_ = std::move(heads);
+  reader.after_ = after;
+  reader.streaming_ = true;
+  return reader;
+}
+
+absl::StatusOr<std::shared_ptr<const MessagePage>> CategoryReader::NextPage() {
+  ASSIGN_OR_RETURN(const bool ready, ReadyStreaming());
+  if (!ready) return nullptr;
+  row_ = page_->rows();
+  return page_;
+}
+
 absl::Status CategoryReader::StartCopy() {
   PGconn* pg = conn_->get();
   std::string in;
@@ -199,7 +217,7 @@ absl::Status CategoryReader::StartCopy() {
   // Each category's own head is applied while decoding (ReadyStreaming).
   absl::StrAppend(&sql,
                   " FROM message_store.messages WHERE message_store.category(stream_name) IN (", in,
-                  ") AND global_position <= ", head_,
+                  ") AND global_position > ", after_, " AND global_position <= ", head_,
                   " AND type <> 'SNAPSHOT' ORDER BY global_position) TO STDOUT (FORMAT binary)");
   PgResult start(PQexec(pg, sql.c_str()));
   if (PQresultStatus(start.get()) != PGRES_COPY_OUT) {

@@ -154,6 +154,13 @@ class CategoryReader {
   // heads[i].category is returned only up to heads[i].head, with source i.
   static CategoryReader Streaming(PgConnection conn, std::vector<CategoryHead> heads, int page_size,
                                   ReadColumns columns);
+  // The same over global positions in (after, until] only, on `conn` (not owned; one COPY at a
+  // time per connection).
+  static CategoryReader StreamingRange(PgConnection* conn, std::vector<CategoryHead> heads,
+                                       int64_t after, int64_t until, int page_size,
+                                       ReadColumns columns);
+  // Streaming, for a reader read only this way: the next page, null at the end.
+  absl::StatusOr<std::shared_ptr<const MessagePage>> NextPage();
 
   // Makes sure a current message is available (fetching the next page when needed).
   // Returns false when the category is exhausted.
@@ -186,17 +193,25 @@ class CategoryReader {
   int page_size_;
   ReadColumns columns_;
   int64_t last_ = 0;
+  int64_t after_ = 0;  // streaming: only positions above
   bool exhausted_ = false;
   std::shared_ptr<const MessagePage> page_;
   int row_ = 0;
 };
 
+// Messages in global_position order, one at a time.
+class MessageSource {
+ public:
+  virtual ~MessageSource() = default;
+  // The next message, or nullopt at the end.
+  virtual absl::StatusOr<std::optional<MessageRef>> Next() = 0;
+};
+
 // Merges category readers in global_position order.
-class MessageMerger {
+class MessageMerger : public MessageSource {
  public:
   explicit MessageMerger(std::vector<CategoryReader> readers) : readers_(std::move(readers)) {}
-  // The next message, or nullopt at the end.
-  absl::StatusOr<std::optional<MessageRef>> Next();
+  absl::StatusOr<std::optional<MessageRef>> Next() override;
 
  private:
   std::vector<CategoryReader> readers_;

@@ -64,7 +64,14 @@ const Dispatcher::TypeEntry& Dispatcher::TypeFor(std::string_view type) {
   if (entry.resolution.event != nullptr) {
     for (const domain::Projector* p : t_.plan->projectors) {
       const domain::Handler* h = p->FindHandler(entry.resolution.event->name);
+      const LoweredHandler* lowered = nullptr;
+      if (h != nullptr && t_.lowered != nullptr) {
+        auto it = t_.lowered->find(h);
+        if (it != t_.lowered->end()) lowered = &it->second;
+      }
+      if (lowered != nullptr) h = &lowered->action;
       entry.handlers.push_back(h);
+      entry.lowered.push_back(lowered);
       int lua_id = -1;
       if (h != nullptr && h->form == domain::Handler::Form::kLua) lua_id = t_.lua->ids.at(h);
       entry.lua_ids.push_back(lua_id);
@@ -113,6 +120,12 @@ void Dispatcher::Collect(const storage::MessageRef& m, int index, const TypeEntr
           load_status;
     } else if (w.form == domain::Handler::Form::kAction) {
       EvalAction(*h, w.act);
+      if (const LoweredHandler* lowered = type.lowered[p]; lowered != nullptr) {
+        ++tally_.in_memory_sql;
+        if (w.act.eval_status.ok()) {
+          w.act.eval_status = FinishLoweredItem(*lowered, *t_.specs, w.act);
+        }
+      }
     } else {
       EvalSql(*h, w.sql);
     }

@@ -20,6 +20,7 @@
 #include "server/rebuild/event_payload.h"
 #include "server/rebuild/plan.h"
 #include "server/rebuild/skip_log.h"
+#include "server/rebuild/sql_lowering.h"
 #include "server/rebuild/sql_statements.h"
 #include "storage/message_reader.h"
 #include "storage/pg_connection.h"
@@ -31,7 +32,8 @@ namespace protean_admin::rebuild {
 struct Tally {
   int64_t dispatched = 0;
   int64_t skipped = 0;
-  int64_t set_based = 0;  // SQL-form events whose statements ran in set-based waves
+  int64_t set_based = 0;      // SQL-form events whose statements ran in set-based waves
+  int64_t in_memory_sql = 0;  // SQL-form events run as the action form (sql_lowering.h)
   SkipLog skips;
 };
 
@@ -49,6 +51,7 @@ class Dispatcher {
     storage::PgConnection* writer = nullptr;  // the projection's transaction
     bool cache_backed = false;
     bool sql_waves = true;  // recognized SQL-form statements run set-based (sql_waves.h)
+    const LoweredHandlers* lowered = nullptr;  // SQL-form handlers run as the action form
     std::string key_column;
     std::string projection;  // its name, for logs
   };
@@ -105,6 +108,7 @@ class Dispatcher {
     domain::Resolution resolution;
     std::vector<const domain::Handler*> handlers;  // per projector of the plan
     std::vector<int> lua_ids;                      // per projector: LuaRuntime id, or -1
+    std::vector<const LoweredHandler*> lowered;    // per projector: the handler's lowering
   };
 
   const TypeEntry& TypeFor(std::string_view type);

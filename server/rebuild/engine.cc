@@ -124,6 +124,7 @@ absl::Status Engine::OpenTarget() {
   targets.writer = &*writer_;
   targets.cache_backed = projection_.cache_backed();
   targets.sql_waves = options_.sql_set_based;
+  targets.lowered = &lowered_;
   targets.key_column = projection_.key;
   targets.projection = projection_.name;
   dispatcher_ =
@@ -196,13 +197,35 @@ absl::Status Engine::PlanHandlers() {
           return HandlerError(*p, h, statement.where.empty() ? h.where : statement.where,
                               storage::PgPrimaryMessage(s));
         }
-        if (options_.sql_set_based) {
-          RETURN_IF_ERROR(sql_->PlanWave(statement, *table_, projection_.key).status());
-        }
+      }
+      if (h.form != domain::Handler::Form::kSql) continue;
+      ASSIGN_OR_RETURN(const bool lowered, LowerSqlHandler(h));
+      if (lowered || !options_.sql_set_based) continue;
+      for (const domain::SqlStatement& statement : h.sql) {
+        RETURN_IF_ERROR(sql_->PlanWave(statement, *table_, projection_.key).status());
       }
     }
   }
   return absl::OkStatus();
+}
+
+// A SQL-form handler that runs as the action form (sql_lowering.h): the plan then counts it
+// as an action-form handler.
+absl::StatusOr<bool> Engine::LowerSqlHandler(const domain::Handler& h) {
+  if (!options_.sql_in_memory || h.sql.size() != 1) return false;
+  ASSIGN_OR_RETURN(std::optional<LoweredHandler> lowered,
+                   sql_->PlanLowering(h, *table_, projection_.key));
+  if (!lowered.has_value()) return false;
+  LoweredHandler& stored = lowered_.emplace(&h, *std::move(lowered)).first->second;
+  handler_columns_[&stored.action] = stored.columns;
+  plan_.has_action = true;
+  plan_.has_sql = false;
+  for (const domain::Projector* p : plan_.projectors) {
+    for (const domain::Handler& other : p->handlers) {
+      plan_.has_sql |= other.form == domain::Handler::Form::kSql && !lowered_.contains(&other);
+    }
+  }
+  return true;
 }
 
 absl::Status Engine::OpenEventStore() {
@@ -343,6 +366,7 @@ void Engine::ReportSkips() {
   result_.events_dispatched = tally.dispatched;
   result_.events_skipped = tally.skipped;
   result_.sql_set_based_events = tally.set_based;
+  result_.sql_in_memory_events = tally.in_memory_sql;
   result_.skip_reasons = tally.skips.Reasons();
   std::vector<std::string> names;
   for (const domain::Projector* p : plan_.projectors) names.push_back(p->name);

@@ -63,11 +63,13 @@ class Engine {
   absl::Status OpenTable();
   absl::Status OpenTarget();
   absl::Status PlanHandlers();
+  absl::StatusOr<bool> LowerSqlHandler(const domain::Handler& h);
   absl::Status OpenEventStore();
   absl::Status Snapshot();
   absl::Status Truncate();
   // Phase 7 (engine_replay.cc).
   absl::Status Replay();
+  absl::StatusOr<std::unique_ptr<storage::MessageSource>> OpenReplaySource();
   absl::Status ReadBatches(storage::MessagePrefetcher& batches);
   absl::Status ApplyBatch(const std::vector<storage::MessageRef>& batch);
   absl::Status BeginEpoch();
@@ -129,7 +131,8 @@ class Engine {
   std::optional<storage::TableInfo> table_;
   std::vector<ColumnSpec> specs_;
   ColumnsByHandler handler_columns_;
-  LuaHandlers lua_;  // one Lua state for the job, its handlers compiled while planning
+  LoweredHandlers lowered_;  // SQL-form handlers run as the action form, by handler
+  LuaHandlers lua_;          // one Lua state for the job, its handlers compiled while planning
   std::unique_ptr<storage::ProjectionStore> store_;
   std::unique_ptr<SqlStatements> sql_;
   // Action rows held across batches; written at the end of an epoch (or when full).

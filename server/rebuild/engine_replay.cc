@@ -7,6 +7,7 @@
 #include "common/status_macros.h"
 #include "server/rebuild/engine.h"
 #include "spdlog/spdlog.h"
+#include "storage/parallel_reader.h"
 
 namespace protean_admin::rebuild {
 
@@ -15,20 +16,12 @@ using storage::PgConnection;
 absl::Status Engine::Replay() {
   EmitPhase(Phase::kReplay);
   EmitProgress();
-  // One COPY stream over all categories, in global_position order, on its own connection
-  // (the server produces the next rows while this process applies the current ones).
-  ASSIGN_OR_RETURN(PgConnection conn,
-                   ConnectNoted(domain_.event_store.database_uri, domain_.event_store.uri_note));
-  RETURN_IF_ERROR(storage::PrepareEventStoreConnection(conn));
-  std::vector<storage::CategoryReader> readers;
-  readers.push_back(storage::CategoryReader::Streaming(std::move(conn), heads_, options_.batch_size,
-                                                       {plan_.reads_time, plan_.reads_id}));
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::MessageSource> source, OpenReplaySource());
   cursor_.assign(heads_.size(), 0);
   const bool inplace = options_.strategy == Strategy::kInplace;
   if (!inplace) RETURN_IF_ERROR(BeginEpoch());
   // The next batch is read on another thread while this one is applied.
-  storage::MessagePrefetcher batches(storage::MessageMerger(std::move(readers)),
-                                     options_.batch_size);
+  storage::MessagePrefetcher batches(std::move(source), options_.batch_size);
   RETURN_IF_ERROR(ReadBatches(batches));
   if (!total_exact_) {
     // The estimate is replaced by the count of what was replayed.
@@ -39,6 +32,32 @@ absl::Status Engine::Replay() {
   if (inplace) return absl::OkStatus();
   RETURN_IF_ERROR(EndEpoch());
   return shadow() ? CommitShadowEpoch(/*begin_next=*/false) : absl::OkStatus();
+}
+
+// One COPY stream over all categories, in global_position order, on its own connection (the
+// server produces the next rows while this process applies the current ones); on a history
+// long enough, the same spread over options_.read_connections connections
+// (storage/parallel_reader.h).
+absl::StatusOr<std::unique_ptr<storage::MessageSource>> Engine::OpenReplaySource() {
+  int64_t head = 0;
+  for (const storage::CategoryHead& h : heads_) head = std::max(head, h.head);
+  const storage::ParallelReadOptions read{options_.batch_size, {plan_.reads_time, plan_.reads_id}};
+  const int lanes =
+      head >= 2 * read.min_chunk_positions ? std::max(1, options_.read_connections) : 1;
+  std::vector<PgConnection> connections;
+  for (int i = 0; i < lanes; ++i) {
+    ASSIGN_OR_RETURN(PgConnection conn,
+                     ConnectNoted(domain_.event_store.database_uri, domain_.event_store.uri_note));
+    RETURN_IF_ERROR(storage::PrepareEventStoreConnection(conn));
+    connections.push_back(std::move(conn));
+  }
+  if (lanes > 1) {
+    return std::make_unique<storage::ParallelReader>(std::move(connections), heads_, read);
+  }
+  std::vector<storage::CategoryReader> readers;
+  readers.push_back(storage::CategoryReader::Streaming(std::move(connections[0]), heads_,
+                                                       options_.batch_size, read.columns));
+  return std::make_unique<storage::MessageMerger>(std::move(readers));
 }
 
 // The main pass: transactions (in place: one per batch; shadow: one per epoch, and SQL-form

@@ -62,6 +62,8 @@ struct RebuildResult {
   int64_t events_skipped = 0;
   // SQL form: events whose statements ran set-based (sql_waves.h); the others ran one by one.
   int64_t sql_set_based_events = 0;
+  // SQL-form events whose handler ran in memory, folded like the action form (sql_lowering.h).
+  int64_t sql_in_memory_events = 0;
   std::vector<std::string> errors;
   // An in-place rebuild that failed or was cancelled after its truncation was committed left
   // a partial projection (errors say how it ended).
@@ -136,9 +138,15 @@ struct RebuildOptions {
   // first epoch ends after this many events, and each next one is twice as long (fewer
   // subtransactions; a failure's replay is bounded by the work done so far).
   int64_t sql_epoch_events = 50000;
+  // Connections reading the history at once (storage/parallel_reader.h): one COPY keeps one
+  // PostgreSQL backend busy, which sets the pace on a long history. 1: one stream.
+  int read_connections = 2;
   // SQL form: statements of the shape sql_waves.h recognizes run set-based, in waves (false:
   // every statement runs once per event; for comparisons and tests).
   bool sql_set_based = true;
+  // SQL form: handlers of the shape sql_lowering.h recognizes run as the action form, folded
+  // in memory (false: they run as SQL, set-based or per event; for comparisons and tests).
+  bool sql_in_memory = true;
   // More skipped events than this fail the rebuild: atomic rolls back; in place stops,
   // leaving a partial projection. The result carries the error and the skip reasons.
   // Negative: no limit (Protean's behaviour).

@@ -314,7 +314,10 @@ SELECT
   (SELECT string_agg(d.attname, ',') FROM pg_attrdef f
      JOIN pg_attribute d ON d.attrelid = f.adrelid AND d.attnum = f.adnum
     WHERE f.adrelid = c.oid AND d.attgenerated = '' AND pg_get_expr(f.adbin, f.adrelid) LIKE '%(%'),
-  t.typname, coalesce(k.collisdeterministic, true)
+  t.typname, coalesce(k.collisdeterministic, true), a.attnotnull,
+  (SELECT count(*) FROM pg_constraint WHERE conrelid = c.oid AND contype IN ('c', 'f', 'x', 't')),
+  (SELECT count(*) FROM pg_attribute n WHERE n.attrelid = c.oid AND n.attnum > 0
+      AND NOT n.attisdropped AND n.attnotnull AND n.attnum <> a.attnum)
 FROM pg_class c
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $2 AND NOT a.attisdropped
 JOIN pg_type t ON t.oid = a.atttypid
@@ -353,6 +356,10 @@ absl::StatusOr<SqlStatements::WaveTable> SqlStatements::LoadWaveTable(
   for (absl::string_view c : absl::StrSplit(std::string(rows->Get(0, 4)), ',', absl::SkipEmpty())) {
     w.volatile_defaults.emplace_back(absl::AsciiStrToLower(c));
   }
+  if (std::string(rows->Get(0, 7)) != "t") w.lowering_refusal = "the key column may be NULL";
+  if (count(8) != "0")
+    w.lowering_refusal = "the table has CHECK, foreign key or exclusion constraints";
+  if (count(9) != "0") w.lowering_refusal = "a column besides the key is NOT NULL";
   return w;
 }
 
@@ -402,15 +409,8 @@ absl::StatusOr<bool> SqlStatements::PlanWave(const domain::SqlStatement& stateme
   }
   absl::StatusOr<WaveForm> form = RecognizeWaveStatement(statement, table.table, key, columns);
   if (!form.ok()) return refuse(std::string(form.status().message()));
-  if (!wave_table_.has_value()) {
-    ASSIGN_OR_RETURN(wave_table_, LoadWaveTable(table, key));
-  }
-  if (!wave_table_->refusal.empty()) return refuse(wave_table_->refusal);
-  for (const std::string& c : wave_table_->volatile_defaults) {
-    if (std::find(form->inserted.begin(), form->inserted.end(), c) == form->inserted.end()) {
-      return refuse(absl::StrCat("the default of column ", c, " calls a function"));
-    }
-  }
+  ASSIGN_OR_RETURN(std::string refusal, TableRefusal(table, key, form->inserted));
+  if (!refusal.empty()) return refuse(refusal);
   std::vector<uint32_t> types = typing.settled;
   for (size_t i = 0; i < types.size(); ++i) {
     if (typing.element[i] != 0) return refuse("a parameter of an array type");
@@ -431,6 +431,49 @@ absl::StatusOr<bool> SqlStatements::PlanWave(const domain::SqlStatement& stateme
   state.wave.key_kind = wave_table_->key_kind;
   state.text = std::move(form->text);
   return true;
+}
+
+absl::StatusOr<std::string> SqlStatements::TableRefusal(const storage::TableInfo& table,
+                                                        std::string_view key,
+                                                        const std::vector<std::string>& inserted) {
+  if (!wave_table_.has_value()) {
+    ASSIGN_OR_RETURN(wave_table_, LoadWaveTable(table, key));
+  }
+  if (!wave_table_->refusal.empty()) return wave_table_->refusal;
+  for (const std::string& c : wave_table_->volatile_defaults) {
+    if (std::find(inserted.begin(), inserted.end(), c) == inserted.end()) {
+      return absl::StrCat("the default of column ", c, " calls a function");
+    }
+  }
+  return std::string();
+}
+
+absl::StatusOr<std::optional<LoweredHandler>> SqlStatements::PlanLowering(
+    const domain::Handler& handler, const storage::TableInfo& table, std::string_view key) {
+  const std::string where = handler.where.empty() ? "a SQL-form handler" : handler.where;
+  auto refuse = [&](absl::string_view why) -> std::optional<LoweredHandler> {
+    spdlog::info("{} does not run in memory: {}", where, std::string(why));
+    return std::nullopt;
+  };
+  absl::StatusOr<LoweredHandler> lowered = LowerSqlHandler(handler, table, key);
+  if (!lowered.ok()) return refuse(lowered.status().message());
+  auto it = typings_.find(&handler.sql[0]);
+  if (it == typings_.end()) return absl::InternalError("SQL statement lowered before planning");
+  for (size_t i = 0; i < it->second.settled.size(); ++i) {
+    if (it->second.by_value[i] || it->second.element[i] != 0) {
+      return refuse(absl::StrCat("parameter $", i + 1, " is not typed by its column"));
+    }
+  }
+  std::vector<std::string> inserted;
+  for (const auto* list : {&lowered->action.set, &lowered->action.insert}) {
+    for (const auto& [column, value] : *list) inserted.push_back(absl::AsciiStrToLower(column));
+  }
+  inserted.push_back(absl::AsciiStrToLower(std::string(key)));
+  ASSIGN_OR_RETURN(std::string refusal, TableRefusal(table, key, inserted));
+  if (refusal.empty()) refusal = wave_table_->lowering_refusal;
+  if (!refusal.empty()) return refuse(refusal);
+  spdlog::info("{} runs in memory, folded like the action form", where);
+  return std::move(*lowered);
 }
 
 const SqlStatements::Wave* SqlStatements::WaveOf(const domain::SqlStatement& statement) const {

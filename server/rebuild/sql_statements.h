@@ -26,6 +26,7 @@
 #include "domain/model.h"
 #include "server/rebuild/event_payload.h"
 #include "server/rebuild/pg_array.h"  // PgArrayLiteral, for statements' array parameters
+#include "server/rebuild/sql_lowering.h"
 #include "server/rebuild/sql_waves.h"
 #include "storage/pg_connection.h"
 #include "storage/pg_pipeline.h"
@@ -65,6 +66,15 @@ class SqlStatements {
   absl::StatusOr<bool> PlanWave(const domain::SqlStatement& statement,
                                 const storage::TableInfo& table, std::string_view key);
 
+  // In-memory execution (sql_lowering.h). After Plan of its statement: the action-form
+  // handler `handler` lowers to on `table`, or nullopt (logged why) when the statement, its
+  // parameters' types or the table do not allow it (PlanWave's conditions on the table, and
+  // no CHECK, foreign key or exclusion constraint, NOT NULL on the key and only there). An
+  // error only when the connection is lost.
+  absl::StatusOr<std::optional<LoweredHandler>> PlanLowering(const domain::Handler& handler,
+                                                             const storage::TableInfo& table,
+                                                             std::string_view key);
+
   struct Wave {
     int key_parameter = 0;
     WaveKeyKind key_kind = WaveKeyKind::kText;
@@ -89,6 +99,7 @@ class SqlStatements {
     std::string refusal;  // why no statement on this table runs in waves ("" when they can)
     WaveKeyKind key_kind = WaveKeyKind::kText;
     std::vector<std::string> volatile_defaults;  // columns whose default calls a function
+    std::string lowering_refusal;  // why no statement on it lowers (besides `refusal`)
   };
   struct ArrayType {
     uint32_t oid = 0;
@@ -113,6 +124,9 @@ class SqlStatements {
   absl::StatusOr<absl::StatusOr<std::string>> PrepareSaved(std::string_view text,
                                                            const std::vector<uint32_t>& types);
   absl::StatusOr<WaveTable> LoadWaveTable(const storage::TableInfo& table, std::string_view key);
+  // Why statements inserting `inserted` into `table` cannot run set-based ("" when they can).
+  absl::StatusOr<std::string> TableRefusal(const storage::TableInfo& table, std::string_view key,
+                                           const std::vector<std::string>& inserted);
   // The array types of `types` (each must have one), looked up once.
   absl::StatusOr<std::vector<uint32_t>> ArrayTypes(const std::vector<uint32_t>& types);
 

@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/status_macros.h"
 
 namespace protean_admin::rebuild {
 namespace {
@@ -333,46 +334,85 @@ absl::StatusOr<Parsed> ParseInsert(const std::vector<Token>& t, std::string_view
 
 }  // namespace
 
-absl::StatusOr<WaveForm> RecognizeWaveStatement(const domain::SqlStatement& statement,
-                                                std::string_view table, std::string_view key,
-                                                const std::vector<std::string>& columns) {
-  absl::StatusOr<std::vector<Token>> tokens = Tokenize(statement.text);
-  if (!tokens.ok()) return tokens.status();
-  const std::vector<Token>& t = *tokens;
+namespace {
+
+// A statement of the recognized shape: its tokens, its INSERT's parts and where DO starts.
+struct Recognized {
+  std::vector<Token> tokens;
+  Parsed parsed;
+  int key_parameter = 0;
+  size_t do_at = 0;
+  bool do_nothing = false;
+};
+
+absl::StatusOr<Recognized> Recognize(const domain::SqlStatement& statement, std::string_view table,
+                                     std::string_view key,
+                                     const std::vector<std::string>& columns) {
+  Recognized r;
+  ASSIGN_OR_RETURN(r.tokens, Tokenize(statement.text));
+  const std::vector<Token>& t = r.tokens;
   const std::string lower_table = Lower(table);
   const std::string lower_key = Lower(key);
-  absl::StatusOr<Parsed> parsed = ParseInsert(t, lower_table, lower_key);
-  if (!parsed.ok()) return parsed.status();
-  const Parsed& p = *parsed;
-  WaveForm form;
-  form.inserted = p.columns;
+  ASSIGN_OR_RETURN(r.parsed, ParseInsert(t, lower_table, lower_key));
+  const Parsed& p = r.parsed;
   const auto key_at = std::find(p.columns.begin(), p.columns.end(), lower_key);
   if (key_at == p.columns.end()) return Refuse("the key column is not inserted");
   const auto [kb, ke] = p.exprs[key_at - p.columns.begin()];
   if (ke != kb + 1 || t[kb].kind != Token::Kind::kParam) {
     return Refuse("the key's value is not a plain parameter");
   }
-  form.key_parameter = t[kb].param;
+  r.key_parameter = t[kb].param;
   Scope scope{lower_table, p.alias, &columns, false, true};
   for (const auto& [b, e] : p.exprs) {
-    absl::Status s = CheckExpression(t, b, e, scope);
-    if (!s.ok()) return s;
+    RETURN_IF_ERROR(CheckExpression(t, b, e, scope));
     if (e == b + 1 && IsWord(t, b, "default")) return Refuse("DEFAULT in VALUES");
   }
-  size_t i = p.on_at + 5;
+  r.do_at = p.on_at + 5;
+  const size_t i = r.do_at;
   if (!IsWord(t, i, "do")) return Refuse("no DO after ON CONFLICT");
   if (IsWord(t, i + 1, "update") && IsWord(t, i + 2, "set")) {
     scope.excluded = true;
     scope.parameters = false;
-    absl::Status s = CheckExpression(t, i + 3, t.size(), scope);
-    if (!s.ok()) return s;
+    RETURN_IF_ERROR(CheckExpression(t, i + 3, t.size(), scope));
     // WHERE is the clause's only other word (a second WHERE, FROM, RETURNING are refused).
     int wheres = 0;
     for (size_t w = i + 3; w < t.size(); ++w) wheres += IsWord(t, w, "where") ? 1 : 0;
     if (wheres > 1) return Refuse("more than one WHERE");
   } else if (!IsWord(t, i + 1, "nothing") || i + 2 != t.size()) {
     return Refuse("neither DO UPDATE SET nor DO NOTHING");
+  } else {
+    r.do_nothing = true;
   }
+  return r;
+}
+
+// The texts of tokens [begin, end): words lower case, "$n" for parameters, the rest as written.
+std::vector<std::string> TokenTexts(const std::vector<Token>& t, std::string_view text,
+                                    size_t begin, size_t end) {
+  std::vector<std::string> out;
+  for (size_t i = begin; i < end; ++i) {
+    if (t[i].kind == Token::Kind::kParam) {
+      out.push_back(absl::StrCat("$", t[i].param + 1));
+    } else if (t[i].kind == Token::Kind::kWord) {
+      out.push_back(t[i].text);
+    } else {
+      out.emplace_back(text.substr(t[i].begin, t[i].end - t[i].begin));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<WaveForm> RecognizeWaveStatement(const domain::SqlStatement& statement,
+                                                std::string_view table, std::string_view key,
+                                                const std::vector<std::string>& columns) {
+  ASSIGN_OR_RETURN(Recognized r, Recognize(statement, table, key, columns));
+  const std::vector<Token>& t = r.tokens;
+  const Parsed& p = r.parsed;
+  WaveForm form;
+  form.inserted = p.columns;
+  form.key_parameter = r.key_parameter;
   // Every parameter in VALUES (checked above: none after ON CONFLICT), each once.
   const std::string& text = statement.text;
   std::string select;
@@ -393,6 +433,42 @@ absl::StatusOr<WaveForm> RecognizeWaveStatement(const domain::SqlStatement& stat
                            absl::StrJoin(arrays, ", "), ") AS u(", absl::StrJoin(names, ", "), ") ",
                            text.substr(t[p.on_at].begin));
   return form;
+}
+
+absl::StatusOr<UpsertParts> SplitUpsert(const domain::SqlStatement& statement,
+                                        std::string_view table, std::string_view key,
+                                        const std::vector<std::string>& columns) {
+  ASSIGN_OR_RETURN(Recognized r, Recognize(statement, table, key, columns));
+  const std::vector<Token>& t = r.tokens;
+  UpsertParts parts;
+  parts.alias = r.parsed.alias;
+  parts.columns = r.parsed.columns;
+  parts.key_parameter = r.key_parameter;
+  parts.do_nothing = r.do_nothing;
+  for (const auto& [b, e] : r.parsed.exprs) {
+    parts.values.push_back(TokenTexts(t, statement.text, b, e));
+  }
+  if (r.do_nothing) return parts;
+  // column = expression, separated by commas outside parentheses, up to WHERE or the end.
+  size_t i = r.do_at + 3;
+  while (i < t.size()) {
+    if (t[i].kind != Token::Kind::kWord || i + 1 >= t.size() || t[i + 1].text != "=") {
+      return Refuse("an assignment that is not column = expression");
+    }
+    size_t end = i + 2;
+    for (int depth = 0; end < t.size(); ++end) {
+      if (t[end].kind == Token::Kind::kOpen) ++depth;
+      if (t[end].kind == Token::Kind::kClose) --depth;
+      if (depth == 0 && (t[end].kind == Token::Kind::kComma || IsWord(t, end, "where"))) break;
+    }
+    parts.assignments.emplace_back(t[i].text, TokenTexts(t, statement.text, i + 2, end));
+    if (IsWord(t, end, "where")) {
+      parts.has_where = true;
+      break;
+    }
+    i = end + 1;
+  }
+  return parts;
 }
 
 bool IsCanonicalWaveKey(WaveKeyKind kind, const storage::PgParam& value) {

@@ -23,6 +23,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -43,6 +44,24 @@ struct WaveForm {
 absl::StatusOr<WaveForm> RecognizeWaveStatement(const domain::SqlStatement& statement,
                                                 std::string_view table, std::string_view key,
                                                 const std::vector<std::string>& columns);
+
+// A statement RecognizeWaveStatement accepts, split into its parts (sql_lowering.h reads
+// them). Each expression is the texts of its tokens: words lower case, "$n" for parameter n
+// (1-based), literals and operators as written.
+struct UpsertParts {
+  std::string alias;                             // of the table ("" without AS)
+  std::vector<std::string> columns;              // inserted, lower case
+  std::vector<std::vector<std::string>> values;  // per inserted column
+  int key_parameter = 0;                         // as WaveForm::key_parameter
+  bool do_nothing = false;
+  std::vector<std::pair<std::string, std::vector<std::string>>> assignments;  // DO UPDATE SET
+  bool has_where = false;  // DO UPDATE SET ... WHERE
+};
+
+// The parts of `statement`, or RecognizeWaveStatement's error.
+absl::StatusOr<UpsertParts> SplitUpsert(const domain::SqlStatement& statement,
+                                        std::string_view table, std::string_view key,
+                                        const std::vector<std::string>& columns);
 
 // How key values compare: as text (text), as text but for trailing spaces (varchar(n)
 // silently cuts them off a too long value: a key ending in a space runs per event), or as

@@ -7,3 +7,6 @@ protean_add_test(NAME storage_reader_test LABEL integration
 protean_add_test(NAME storage_prefetcher_test LABEL integration
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/message_prefetcher_test.cc
   LIBS protean_admin_storage TIMEOUT 120)
+protean_add_test(NAME storage_parallel_reader_test LABEL integration
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/parallel_reader_test.cc
+  LIBS protean_admin_storage TIMEOUT 120)

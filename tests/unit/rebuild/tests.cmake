@@ -28,3 +28,6 @@ protean_add_test(NAME rebuild_lua_fields_test LABEL unit
 protean_add_test(NAME rebuild_sql_waves_test LABEL unit
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/sql_waves_test.cc
   LIBS protean_admin_rebuild)
+protean_add_test(NAME rebuild_sql_lowering_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/sql_lowering_test.cc
+  LIBS protean_admin_rebuild)
