@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
 #if !defined(PROTEAN_ADMIND_BINARY) || !defined(PROTEAN_ADMIN_CLI_BINARY)
@@ -69,11 +70,25 @@ std::map<std::string, nlohmann::json> JobsById(const std::string& json_lines) {
 
 namespace {
 std::atomic<int> g_process_counter{0};
+
+// The summary line every sanitizer report ends with (LSan under ASan says AddressSanitizer).
+constexpr const char* kSanitizerSummaries[] = {
+    "SUMMARY: AddressSanitizer", "SUMMARY: LeakSanitizer", "SUMMARY: UndefinedBehaviorSanitizer"};
+
+// Fails the running test when `err` holds a sanitizer report of `program`.
+void FailOnSanitizerReport(const std::string& program, pid_t pid, const std::string& err) {
+  for (const char* summary : kSanitizerSummaries) {
+    if (err.find(summary) == std::string::npos) continue;
+    ADD_FAILURE() << "sanitizer report from " << program << " (pid " << pid << "):\n" << err;
+    return;
+  }
+}
 }  // namespace
 
 Process::Process(const std::vector<std::string>& argv,
                  const std::map<std::string, std::string>& env, const std::string& capture_dir) {
   int n = g_process_counter++;
+  program_ = argv.empty() ? std::string() : argv[0];
   out_path_ = capture_dir + "/proc" + std::to_string(n) + ".out";
   err_path_ = capture_dir + "/proc" + std::to_string(n) + ".err";
   pid_ = fork();
@@ -126,6 +141,7 @@ int Process::Wait(std::chrono::milliseconds timeout) {
     if (r == pid_) {
       reaped_ = true;
       exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      FailOnSanitizerReport(program_, pid_, Stderr());
       return exit_code_;
     }
     if (std::chrono::steady_clock::now() >= until) return -1;

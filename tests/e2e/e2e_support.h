@@ -36,7 +36,10 @@ class TempDir {
   std::string path_;
 };
 
-// A child process with stdout and stderr captured to files.
+// A child process with stdout and stderr captured to files. When a child exits (reaped by
+// Wait) with a sanitizer report (ASan, LSan, UBSan) on its stderr, the running test gets a
+// non-fatal failure quoting it: the daemon's exit code is rarely checked, and a CLI's
+// ASan exit code 1 is also its ordinary error code, so neither would show the report.
 class Process {
  public:
   Process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
@@ -57,6 +60,7 @@ class Process {
   pid_t pid_ = -1;
   bool reaped_ = false;
   int exit_code_ = -1;
+  std::string program_;
   std::string out_path_;
   std::string err_path_;
 };

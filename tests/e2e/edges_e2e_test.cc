@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "gtest/gtest-spi.h"
 #include "gtest/gtest.h"
 #include "health_v1.grpc.pb.h"
 #include "nlohmann/json.hpp"
@@ -386,6 +387,20 @@ TEST_F(EdgesTest, EmptiedTokenFileRevokesEveryTokenOnSighup) {
   EXPECT_EQ(settles_at(ops, 0), 0);
   EXPECT_EQ(Cli({"projections"}, ci).exit_code, 1);
   EXPECT_THAT(daemon_.process().Stderr(), Not(HasSubstr(kCiToken)));
+}
+
+// Under the asan preset the daemon's and the CLI's sanitizer reports land on their captured
+// stderr only; Process must turn one into a test failure, or a leak in the daemon (exit code
+// 23, never checked) or a CLI's ASan error (exit code 1, the ordinary error code) passes.
+TEST(ProcessTest, SanitizerReportOnAChildsStderrFailsTheTest) {
+  TempDir dir;
+  Process reporting({"/bin/sh", "-c",
+                     "echo 'SUMMARY: AddressSanitizer: 8 byte(s) leaked in 1 allocation(s).' >&2; "
+                     "exit 23"},
+                    {}, dir.path());
+  EXPECT_NONFATAL_FAILURE(EXPECT_EQ(reporting.Wait(10s), 23), "sanitizer report from /bin/sh");
+  Process clean({"/bin/sh", "-c", "echo 'an ordinary error' >&2; exit 1"}, {}, dir.path());
+  EXPECT_EQ(clean.Wait(10s), 1);
 }
 
 }  // namespace
