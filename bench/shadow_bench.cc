@@ -256,7 +256,7 @@ absl::StatusOr<ShadowRun> RunShadow(const Options& options, const std::filesyste
   run.waited_ms = NumberAfter(log, "the event server is stopped after", "stopped after ");
   run.daemon_window_ms = NumberAfter(log, "has been stopped for", "has been stopped for ");
   run.swap_ms = NumberAfter(log, "has been stopped for", " in ");
-  run.swapped_rows = NumberAfter(log, "has been stopped for", "swapped ");
+  run.swapped_rows = NumberAfter(log, "has been stopped for", "(");  // "(N rows written"
   return run;
 }
 
@@ -276,7 +276,8 @@ absl::StatusOr<int> Report(PgConnection& conn, const BankNames& names, const Tim
       "%lld events at the start, %lld Balances rows; %lld events appended during the build "
       "(%d/s)\n\n"
       "| build (s) | waiting -> server stopped (s) | daemon: guard quiet -> commit (ms) | swap "
-      "(ms) | catch-up (ms) | server stopped -> CLI done (s) | rows | Balances vs (c0) at H2 "
+      "(ms) | catch-up (ms) | server stopped -> CLI done (s) | rows written | Balances vs (c0) "
+      "at H2 "
       "|\n|---:|---:|---:|---:|---:|---:|---:|---|\n",
       static_cast<long long>(h0_events), static_cast<long long>(live.rows),
       static_cast<long long>(run.appended), rate);

@@ -88,17 +88,40 @@ absl::Status CreateShadow(PgConnection& conn, const TableInfo& live, std::string
 }
 
 absl::StatusOr<int64_t> ReplaceRowsFromShadow(PgConnection& conn, const TableInfo& live,
-                                              const TableInfo& shadow) {
-  std::string columns;
+                                              const TableInfo& shadow, std::string_view key) {
+  std::string columns, live_row, shadow_row;
   for (const ColumnInfo& c : live.columns) {
     if (c.generated) continue;
-    absl::StrAppend(&columns, columns.empty() ? "" : ", ", QuoteIdent(c.name));
+    const std::string name = QuoteIdent(c.name);
+    const char* comma = columns.empty() ? "" : ", ";
+    absl::StrAppend(&columns, comma, name);
+    absl::StrAppend(&live_row, comma, "l.", name);
+    absl::StrAppend(&shadow_row, comma, "s.", name);
   }
-  auto deleted = conn.Exec(absl::StrCat("DELETE FROM ", live.qualified));
+  auto unique = conn.ExecParams(
+      "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+      "AND a.attnum = i.indkey[0] WHERE i.indrelid = $1::regclass AND i.indisunique "
+      "AND i.indnatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = $2)",
+      {live.qualified, std::string(key)});
+  if (!unique.ok()) return unique.status();
+  std::string kept;  // the live rows left in place: none, or those equal to a shadow row
+  if (unique->Get(0, 0) == "t") {
+    const std::string k = QuoteIdent(key);
+    kept = absl::StrCat(" AS l WHERE NOT EXISTS (SELECT 1 FROM ", shadow.qualified,
+                        " AS s WHERE s.", k, " = l.", k, " AND ROW(", shadow_row, ")::text = ROW(",
+                        live_row, ")::text)");
+  }
+  auto deleted = conn.Exec(absl::StrCat("DELETE FROM ", live.qualified, kept));
   if (!deleted.ok()) return deleted.status();
+  std::string missing;  // the shadow rows to insert: all, or those whose key is not left
+  if (!kept.empty()) {
+    const std::string k = QuoteIdent(key);
+    missing = absl::StrCat(" AS s WHERE NOT EXISTS (SELECT 1 FROM ", live.qualified,
+                           " AS l WHERE l.", k, " = s.", k, ")");
+  }
   auto inserted = conn.Exec(absl::StrCat("INSERT INTO ", live.qualified, " (", columns,
-                                         ") OVERRIDING SYSTEM VALUE SELECT ", columns, " FROM ",
-                                         shadow.qualified));
+                                         ") OVERRIDING SYSTEM VALUE SELECT ", shadow_row, " FROM ",
+                                         shadow.qualified, missing.empty() ? " AS s" : missing));
   if (!inserted.ok()) return inserted.status();
   return inserted->AffectedRows();
 }

@@ -56,12 +56,16 @@ absl::StatusOr<bool> DropShadowSchemaIfUnowned(PgConnection& conn, const ShadowS
 absl::Status CreateShadow(PgConnection& conn, const TableInfo& live, std::string_view schema,
                           std::string_view lock_text);
 
-// Inside the caller's transaction: DELETE FROM live, then INSERT INTO live SELECT FROM shadow
-// (every column but generated ones, OVERRIDING SYSTEM VALUE for identity columns). The live
-// table keeps its identity (OID, grants, views, indexes, foreign keys, triggers, which fire);
-// readers see its old rows until the caller commits. Returns the rows inserted.
+// Inside the caller's transaction, makes the rows of `live` those of `shadow` (every column
+// but generated ones; OVERRIDING SYSTEM VALUE for identity columns). When `key` has a unique
+// index of its own in `live`, only rows that differ are written: live rows with no shadow row
+// of equal text (ROW(...)::text, so doubles, numerics and NULLs compare as stored) are
+// deleted, then shadow rows whose key is no longer in live are inserted; otherwise every live
+// row is deleted and every shadow row inserted. The live table keeps its identity (OID,
+// grants, views, indexes, foreign keys, triggers, which fire for the rows written); readers
+// see its old rows until the caller commits. Returns the rows inserted.
 absl::StatusOr<int64_t> ReplaceRowsFromShadow(PgConnection& conn, const TableInfo& live,
-                                              const TableInfo& shadow);
+                                              const TableInfo& shadow, std::string_view key);
 
 }  // namespace protean_admin::storage
 

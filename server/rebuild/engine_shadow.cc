@@ -215,8 +215,8 @@ absl::Status Engine::Swap() {
   RETURN_IF_ERROR(Exec("BEGIN"));
   in_transaction_ = true;
   RETURN_IF_ERROR(LockLiveTable());
-  ASSIGN_OR_RETURN(const int64_t rows,
-                   storage::ReplaceRowsFromShadow(*writer_, *live_table_, *table_));
+  ASSIGN_OR_RETURN(const int64_t rows, storage::ReplaceRowsFromShadow(*writer_, *live_table_,
+                                                                      *table_, projection_.key));
   if (same_database_) RETURN_IF_ERROR(HandOff(*writer_, /*set_local_search_path=*/true));
   EmitPhase(Phase::kCommit);
   in_transaction_ = false;
@@ -226,9 +226,10 @@ absl::Status Engine::Swap() {
   };
   // The server-stopped window: from the guard going quiet to the swap's commit.
   spdlog::info(
-      "Rebuild of {}: swapped {} rows from the shadow into {} in {} ms; the event server has "
+      "Rebuild of {}: swapped the shadow into {} ({} rows written, the others equal) in {} ms; "
+      "the event server has "
       "been stopped for {} ms (catch-up and swap)",
-      projection_.name, rows, live_table_->qualified, ms(Clock::now() - started),
+      projection_.name, live_table_->qualified, rows, ms(Clock::now() - started),
       ms(Clock::now() - server_stopped_at_));
   return absl::OkStatus();
 }

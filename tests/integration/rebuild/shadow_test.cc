@@ -94,7 +94,7 @@ TEST_F(ShadowTest, ShadowTableAndSwapKeepTheLiveTablesIdentity) {
                          "DROP ROLE IF EXISTS shadow_reader_role; CREATE ROLE shadow_reader_role; "
                          "GRANT SELECT ON live TO shadow_reader_role; "
                          "CREATE VIEW live_view AS SELECT id, n FROM live; "
-                         "INSERT INTO live VALUES ('old', 1, 'x')")
+                         "INSERT INTO live VALUES ('old', 1, 'x'), ('a', 1, 'p'), ('b', 2, 'q')")
                   .ok());
   const std::string identity = Dump(
       "SELECT c.oid, (SELECT array_agg(indexrelid ORDER BY indexrelid) FROM pg_index "
@@ -121,12 +121,15 @@ TEST_F(ShadowTest, ShadowTableAndSwapKeepTheLiveTablesIdentity) {
       conn_->Exec("INSERT INTO " + *schema + ".live VALUES ('a', 1, 'p'), ('b', 2, NULL)").ok());
   auto shadow = storage::LoadTableInfo(*conn_, *schema, "live");
   ASSERT_TRUE(shadow.ok() && shadow->has_value());
+  const std::string a_before = *Scalar("SELECT ctid::text FROM live WHERE id = 'a'");
   ASSERT_TRUE(conn_->Exec("BEGIN").ok());
-  auto rows = storage::ReplaceRowsFromShadow(*conn_, **live, **shadow);
+  auto rows = storage::ReplaceRowsFromShadow(*conn_, **live, **shadow, "id");
   ASSERT_TRUE(rows.ok()) << rows.status();
-  EXPECT_EQ(*rows, 2);
+  EXPECT_EQ(*rows, 1);  // b (its label differs); a is equal and stays; old goes
   ASSERT_TRUE(conn_->Exec("COMMIT").ok());
-  EXPECT_EQ(Dump("SELECT * FROM live_view ORDER BY id"), "a|1\nb|2\n");
+  EXPECT_EQ(Dump("SELECT id, n, coalesce(label, 'NULL') FROM live ORDER BY id"),
+            "a|1|p\nb|2|NULL\n");
+  EXPECT_EQ(*Scalar("SELECT ctid::text FROM live WHERE id = 'a'"), a_before);  // untouched
   EXPECT_EQ(Dump("SELECT c.oid, (SELECT array_agg(indexrelid ORDER BY indexrelid) FROM pg_index "
                  "WHERE indrelid = c.oid), c.relacl FROM pg_class c WHERE c.oid = "
                  "'public.live'::regclass"),
@@ -135,6 +138,31 @@ TEST_F(ShadowTest, ShadowTableAndSwapKeepTheLiveTablesIdentity) {
   EXPECT_EQ(ShadowSchemas(), 0);
   ASSERT_TRUE(
       conn_->Exec("DROP VIEW live_view; DROP TABLE live; DROP ROLE shadow_reader_role").ok());
+}
+
+// Without a unique index on the key, equal rows cannot be matched one to one: every row is
+// replaced (two equal live rows and one shadow row give one row).
+TEST_F(ShadowTest, SwapReplacesEveryRowWithoutAUniqueKey) {
+  ASSERT_TRUE(
+      conn_
+          ->Exec("CREATE TABLE plain (id text, n int); INSERT INTO plain VALUES ('x', 1), ('x', 1)")
+          .ok());
+  auto live = storage::LoadTableInfo(*conn_, "public", "plain");
+  ASSERT_TRUE(live.ok() && live->has_value());
+  auto schema = storage::ShadowSchemaName(*conn_, **live);
+  ASSERT_TRUE(schema.ok()) << schema.status();
+  ASSERT_TRUE(storage::CreateShadow(*conn_, **live, *schema, "protean-admin:table:p").ok());
+  ASSERT_TRUE(conn_->Exec("INSERT INTO " + *schema + ".plain VALUES ('x', 1)").ok());
+  auto shadow = storage::LoadTableInfo(*conn_, *schema, "plain");
+  ASSERT_TRUE(shadow.ok() && shadow->has_value());
+  ASSERT_TRUE(conn_->Exec("BEGIN").ok());
+  auto rows = storage::ReplaceRowsFromShadow(*conn_, **live, **shadow, "id");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(*rows, 1);
+  ASSERT_TRUE(conn_->Exec("COMMIT").ok());
+  EXPECT_EQ(Dump("SELECT id, n FROM plain"), "x|1\n");
+  ASSERT_TRUE(storage::DropShadowSchema(*conn_, *schema).ok());
+  ASSERT_TRUE(conn_->Exec("DROP TABLE plain").ok());
 }
 
 TEST_F(ShadowTest, BuildsWhileTheServerRunsThenCatchesUpSwapsAndHandsOffAtTheSecondHead) {
