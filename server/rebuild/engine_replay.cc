@@ -92,8 +92,24 @@ absl::Status Engine::ReadBatches(storage::MessagePrefetcher& batches) {
 }
 
 // A failure the dispatcher asks to cure by replaying the epoch is left to EndEpoch.
+// A batch is applied in slices of at most options_.apply_slice_events: a slice's payloads and items
+// stay in the CPU caches while they are folded (a batch of 5000 in one piece cost ~15% more
+// CPU than ten of 500, bench/README.md). The batch still bounds transactions and epochs; a
+// failing slice ends the batch as a failing batch did.
 absl::Status Engine::ApplyBatch(const std::vector<storage::MessageRef>& batch) {
-  absl::Status s = dispatcher_->Apply(batch, /*isolated=*/false);
+  const size_t slice_events = static_cast<size_t>(std::max(1, options_.apply_slice_events));
+  absl::Status s;
+  if (batch.size() <= slice_events) {
+    s = dispatcher_->Apply(batch, /*isolated=*/false);
+  } else {
+    std::vector<storage::MessageRef> slice;
+    for (size_t begin = 0; begin < batch.size() && s.ok(); begin += slice_events) {
+      const size_t end = std::min(batch.size(), begin + slice_events);
+      slice.assign(batch.begin() + static_cast<std::ptrdiff_t>(begin),
+                   batch.begin() + static_cast<std::ptrdiff_t>(end));
+      s = dispatcher_->Apply(slice, /*isolated=*/false);
+    }
+  }
   if (!s.ok() && !dispatcher_->fallback_requested()) return s;
   for (const storage::MessageRef& m : batch) cursor_[m.source] = m.GlobalPosition();
   processed_ += static_cast<int64_t>(batch.size());

@@ -138,6 +138,9 @@ struct RebuildOptions {
   // first epoch ends after this many events, and each next one is twice as long (fewer
   // subtransactions; a failure's replay is bounded by the work done so far).
   int64_t sql_epoch_events = 50000;
+  // Events dispatched at once: a larger batch is applied in slices of this many, so that the
+  // batch size (Protean's page size) costs nothing (engine_replay.cc ApplyBatch).
+  int apply_slice_events = 512;
   // Connections reading the history at once (storage/parallel_reader.h): one COPY keeps one
   // PostgreSQL backend busy, which sets the pace on a long history. 1: one stream.
   int read_connections = 2;

@@ -1121,6 +1121,7 @@ std::vector<rebuild::RebuildOptions> Matrix(size_t points = 0, uint64_t seed = 0
         options.strategy = strategy;
         options.batch_size = batch;
         options.row_cache_bytes = budget;
+        if (batch == 500) options.apply_slice_events = 13;  // batches dispatched in slices
       }
     }
   }
@@ -1642,6 +1643,7 @@ class SqlWavesDifferentialTest : public RebuildFixture {
         rebuild::RebuildOptions options;
         options.strategy = strategy;
         options.batch_size = batch;
+        options.apply_slice_events = batch == 64 ? 5 : 512;  // batches dispatched in slices
         options.sql_epoch_events = 40;  // several epochs, so a failure replays only its own
         int64_t d = 0, s = 0, waved = 0, in_memory = 0;
         const std::string actual = RebuildAndDump(options, d, s, waved, &in_memory);
