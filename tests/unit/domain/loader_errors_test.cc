@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_replace.h"
 #include "domain/loader.h"
+#include "tests/harness/load_env.h"
 
 namespace protean_admin::domain {
 namespace {
@@ -18,13 +19,7 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
 LoadOptions Env(std::map<std::string, std::string> vars = {}) {
-  LoadOptions options;
-  options.getenv = [vars](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-  return options;
+  return testing::EnvOptions(std::move(vars));
 }
 
 // A small valid domain; tests append to it or replace parts of it.

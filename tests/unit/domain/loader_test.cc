@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "domain/upcasters.h"
+#include "tests/harness/load_env.h"
 
 namespace protean_admin::domain {
 namespace {
@@ -23,13 +24,7 @@ using ::testing::StartsWith;
 }
 
 LoadOptions Env(std::map<std::string, std::string> vars = {}) {
-  LoadOptions options;
-  options.getenv = [vars](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-  return options;
+  return testing::EnvOptions(std::move(vars));
 }
 
 // A whole domain.toml with both handler forms, as a user would write it.

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "domain/env_substitution.h"
 #include "domain/loader.h"
+#include "tests/harness/load_env.h"
 
 namespace protean_admin::domain {
 namespace {
@@ -17,13 +18,7 @@ namespace {
 using ::testing::HasSubstr;
 
 LoadOptions Env(std::map<std::string, std::string> vars = {}) {
-  LoadOptions options;
-  options.getenv = [vars](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-  return options;
+  return testing::EnvOptions(std::move(vars));
 }
 
 // `server` goes after the [event_store] table, `projector_extra` into the first projector.
