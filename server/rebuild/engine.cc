@@ -188,6 +188,7 @@ absl::Status Engine::PlanHandlers() {
   ASSIGN_OR_RETURN(handler_columns_, ResolveHandlerColumns(plan_, *table_));
   ASSIGN_OR_RETURN(lua_, CompileLuaHandlers(plan_, *table_, table_->ColumnIndex(projection_.key),
                                             domain_.source_file));
+  plan_.has_sql = false;  // recounted: SQL-form handlers lowered to the action form are not
   for (const domain::Projector* p : plan_.projectors) {
     for (const domain::Handler& h : p->handlers) {
       for (const domain::SqlStatement& statement : h.sql) {
@@ -200,6 +201,7 @@ absl::Status Engine::PlanHandlers() {
       }
       if (h.form != domain::Handler::Form::kSql) continue;
       ASSIGN_OR_RETURN(const bool lowered, LowerSqlHandler(h));
+      plan_.has_sql |= !lowered;
       if (lowered || !options_.sql_set_based) continue;
       for (const domain::SqlStatement& statement : h.sql) {
         RETURN_IF_ERROR(sql_->PlanWave(statement, *table_, projection_.key).status());
@@ -209,8 +211,8 @@ absl::Status Engine::PlanHandlers() {
   return absl::OkStatus();
 }
 
-// A SQL-form handler that runs as the action form (sql_lowering.h): the plan then counts it
-// as an action-form handler.
+// A SQL-form handler that runs as the action form (sql_lowering.h): the plan then has an
+// action-form handler.
 absl::StatusOr<bool> Engine::LowerSqlHandler(const domain::Handler& h) {
   if (!options_.sql_in_memory || h.sql.size() != 1) return false;
   ASSIGN_OR_RETURN(std::optional<LoweredHandler> lowered,
@@ -219,12 +221,6 @@ absl::StatusOr<bool> Engine::LowerSqlHandler(const domain::Handler& h) {
   LoweredHandler& stored = lowered_.emplace(&h, *std::move(lowered)).first->second;
   handler_columns_[&stored.action] = stored.columns;
   plan_.has_action = true;
-  plan_.has_sql = false;
-  for (const domain::Projector* p : plan_.projectors) {
-    for (const domain::Handler& other : p->handlers) {
-      plan_.has_sql |= other.form == domain::Handler::Form::kSql && !lowered_.contains(&other);
-    }
-  }
   return true;
 }
 
